@@ -1,0 +1,290 @@
+"""Assembles sources, stages and sinks into the four jobs the command line offers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from avatar_live.capture.base import Source
+from avatar_live.errors import AvatarLiveError
+from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.outputs.base import Sink
+from avatar_live.outputs.params_stream import ParamsStreamSink
+from avatar_live.outputs.video_file import VideoFileSink
+from avatar_live.outputs.virtual_camera import open_virtual_camera
+from avatar_live.pipeline.metrics import StageTimings, Summary
+from avatar_live.pipeline.runner import Pipeline
+from avatar_live.pipeline.stages import EncodeStage, OutputStage, RenderStage, TrackStage
+from avatar_live.render.hud import Hud
+from avatar_live.render.renderer import AvatarRenderer, RenderOptions
+from avatar_live.smoothing import FaceParamsSmoother
+from avatar_live.solver.landmark_solver import LandmarkSolver, SolverOptions
+from avatar_live.tracking.facemesh import FaceMeshOptions, FaceMeshTracker
+from avatar_live.types import Packet
+
+log = logging.getLogger("avatar_live")
+
+NO_DISPLAY_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """What the user asked for on the command line.
+
+    Attributes:
+        size: (width, height) of the rendered avatar frames.
+        fps: requested camera/demo frame rate (None: the source's own).
+        hud: draw the emotion/fps HUD into the frames.
+        self_view: show the camera image as an inset in the HUD.
+        calibrate: calibrate a neutral of the user's face (False: the rig's average).
+        calibration_seconds: length of the automatic calibration window.
+    """
+
+    size: tuple[int, int] = (640, 480)
+    fps: float | None = None
+    hud: bool = True
+    self_view: bool = False
+    calibrate: bool = True
+    calibration_seconds: float = 1.0
+
+
+@dataclass
+class RunReport:
+    """What a finished run did, for messages and the benchmark."""
+
+    frames: int
+    seconds: float
+    timings: StageTimings = field(default_factory=StageTimings)
+    dropped: int = 0
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def summaries(self) -> dict[str, Summary]:
+        return self.timings.summaries()
+
+
+def has_display() -> bool:
+    """Whether a desktop window can be opened here."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _front_stages(source: Source, options: AppOptions) -> tuple[TrackStage, EncodeStage]:
+    rig = build_builtin_head()
+    solver = LandmarkSolver.create_from_options(
+        rig, SolverOptions(calibrate=options.calibrate, calibration_seconds=options.calibration_seconds)
+    )
+    tracker = FaceMeshTracker.create_from_options(FaceMeshOptions())
+    return TrackStage(tracker, stills=source.stills), EncodeStage(solver, FaceParamsSmoother(), stills=source.stills)
+
+
+def _render_stage(options: AppOptions, encode: EncodeStage, *, ctx_factory: Callable | None = None) -> RenderStage:
+    rig = build_builtin_head()
+    render_options = RenderOptions(size=options.size)
+
+    def make_renderer() -> AvatarRenderer:
+        ctx = ctx_factory() if ctx_factory is not None else None
+        return AvatarRenderer.create_from_options(rig, render_options, ctx=ctx)
+
+    hud = Hud(options.size) if options.hud else None
+    return RenderStage(make_renderer, hud, is_calibrating=lambda: encode.calibrating, self_view=options.self_view)
+
+
+def _progress(total: int | None, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, disable=None, file=sys.stderr)
+
+
+def _run_offline(source: Source, stages: list, sinks: list[Sink], *, desc: str, max_frames: int | None = None) -> RunReport:
+    report = RunReport(frames=0, seconds=0.0, outputs=[s.name for s in sinks])
+    total = source.frame_count if max_frames is None else min(max_frames, source.frame_count or max_frames)
+    with _progress(total, desc) as bar:
+
+        def finished(packet: Packet) -> None:
+            report.frames += 1
+            report.timings.add(packet.durations, packet.frame.stamps.get("capture"), time.perf_counter())
+            bar.update(1)
+
+        pipeline = Pipeline(source, [*stages, OutputStage(sinks, on_packet=finished)], live=False,
+                            max_frames=max_frames)
+        started = time.perf_counter()
+        pipeline.start()
+        try:
+            pipeline.drain()
+        except KeyboardInterrupt:
+            log.warning("interrupted: finishing the frames in flight and closing the outputs")
+            pipeline.stop()
+            pipeline.drain()
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def render_file(source: Source, output: Path, options: AppOptions, *, params_out: Path | None = None,
+                max_frames: int | None = None) -> RunReport:
+    """Render every frame of a source, in order, to a video file at the source's rate.
+
+    Takes ownership of `source` (closes it).
+    """
+    if source.frame_count is None and max_frames is None:
+        source.close()
+        raise AvatarLiveError(f"{source.name} never ends: `render` needs a file or images (or use `run --record`)")
+    sinks: list[Sink] = []
+    try:
+        track, encode = _front_stages(source, options)
+        sinks.append(VideoFileSink(output, fps=source.fps, size=options.size))
+        if params_out is not None:
+            sinks.append(ParamsStreamSink(params_out))
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        source.close()
+        raise
+    return _run_offline(source, [track, encode, _render_stage(options, encode)], sinks, desc="render",
+                        max_frames=max_frames)
+
+
+def track_file(source: Source, output: Path, options: AppOptions, *, max_frames: int | None = None) -> RunReport:
+    """Face parameters for every frame of a source, as JSON lines; no rendering.
+
+    Takes ownership of `source` (closes it).
+    """
+    if source.frame_count is None and max_frames is None:
+        source.close()
+        raise AvatarLiveError(f"{source.name} never ends: `track` needs a file or images")
+    try:
+        track, encode = _front_stages(source, options)
+        sink = ParamsStreamSink(output)
+    except BaseException:
+        source.close()
+        raise
+    return _run_offline(source, [track, encode], [sink], desc="track", max_frames=max_frames)
+
+
+@dataclass(frozen=True)
+class LiveOutputs:
+    """Where a live run sends its frames besides the window."""
+
+    record: Path | None = None
+    params: Path | None = None
+    virtualcam: bool = False
+    virtualcam_backend: str | None = None
+
+
+def _open_live_sinks(outputs: LiveOutputs, *, size: tuple[int, int], fps: float) -> list[Sink]:
+    sinks: list[Sink] = []
+    try:
+        if outputs.record is not None:
+            sinks.append(VideoFileSink(outputs.record, fps=fps, size=size))
+        if outputs.params is not None:
+            sinks.append(ParamsStreamSink(outputs.params))
+        if outputs.virtualcam:
+            camera = open_virtual_camera(size=size, fps=fps, backend=outputs.virtualcam_backend)
+            if camera is not None:
+                sinks.append(camera)
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headless: bool,
+             duration: float | None = None) -> RunReport:
+    """The live app: source -> avatar in a window (or headless) -> outputs, in real time.
+
+    With no display and no `headless`, renders the first `NO_DISPLAY_SECONDS` to a video
+    file instead (unless a recording was asked for) and says where. Takes ownership of
+    `source` (closes it).
+    """
+    if not headless and not has_display():
+        headless = True
+        if outputs.record is None:
+            path = Path(tempfile.gettempdir()) / f"avatar-live-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
+            outputs = LiveOutputs(path, outputs.params, outputs.virtualcam, outputs.virtualcam_backend)
+        duration = duration if duration is not None else NO_DISPLAY_SECONDS
+        log.warning("no display: running headless for %.0f s, recording to %s", duration, outputs.record)
+    log.info("source: %s (%dx%d @ %.1f fps)", source.name, source.size[0], source.size[1], source.fps)
+    try:
+        track, encode = _front_stages(source, options)
+        sinks = _open_live_sinks(outputs, size=options.size, fps=source.fps)
+    except BaseException:
+        source.close()
+        raise
+    report = RunReport(frames=0, seconds=0.0, outputs=[s.name for s in sinks])
+    output_stage = OutputStage(sinks, on_packet=lambda p: _count(report, p))
+    pace = not source.live and not source.stills
+    if headless:
+        stages = [track, encode, _render_stage(options, encode), output_stage]
+        pipeline = Pipeline(source, stages, live=True, pace=pace, duration=duration)
+        return _run_live_pipeline(pipeline, report, main_loop=None)
+    from avatar_live.render.window import Window
+
+    try:
+        window = Window(options.size)
+    except BaseException:
+        output_stage.close()
+        source.close()
+        raise
+    render = _render_stage(options, encode, ctx_factory=lambda: window.ctx)
+    pipeline = Pipeline(source, [track, encode], live=True, pace=pace, duration=duration)
+
+    def main_loop() -> None:
+        try:
+            while not window.should_close:
+                for key in window.poll():
+                    if key == "c":
+                        encode.request_recalibration()
+                        log.info("recalibrating: hold a neutral face")
+                    elif key in ("q", "escape"):
+                        return
+                try:
+                    packet = pipeline.output.get(timeout=1.0 / 120)
+                except Exception:  # Closed: the source ended
+                    return
+                if packet is None:
+                    continue
+                render(packet)
+                window.show(packet.rendered)
+                output_stage(packet)
+        finally:
+            render.close()
+            output_stage.close()
+            window.close()
+
+    return _run_live_pipeline(pipeline, report, main_loop=main_loop)
+
+
+def _count(report: RunReport, packet: Packet) -> None:
+    report.frames += 1
+    report.timings.add(packet.durations, packet.frame.stamps.get("capture"), time.perf_counter())
+
+
+def _run_live_pipeline(pipeline: Pipeline, report: RunReport, *, main_loop: Callable[[], None] | None) -> RunReport:
+    started = time.perf_counter()
+    pipeline.start()
+    try:
+        if main_loop is not None:
+            main_loop()
+            pipeline.stop()
+        pipeline.drain()
+    except KeyboardInterrupt:
+        log.info("stopping")
+        pipeline.stop()
+        pipeline.drain()
+    except BaseException:
+        pipeline.stop()
+        raise
+    report.seconds = time.perf_counter() - started
+    report.dropped = pipeline.dropped
+    return report

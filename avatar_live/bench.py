@@ -1,0 +1,53 @@
+"""`avatar-live bench`: the offline render pipeline, timed per stage and end to end."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from avatar_live.app import AppOptions, RunReport, render_file
+from avatar_live.capture.base import Source
+from avatar_live.capture.sources import open_source
+from avatar_live.types import Frame
+
+
+class DemoClip(Source):
+    """A fixed number of demo frames as fast as they can be made (no real-time pacing)."""
+
+    live = False
+
+    def __init__(self, frames: int, options: AppOptions) -> None:
+        from avatar_live.capture.demo import DemoOptions, DemoSource
+
+        demo_options = DemoOptions(size=options.size, **({"fps": options.fps} if options.fps else {}))
+        self._demo = DemoSource.create_from_options(demo_options)
+        self.name = "demo"
+        self.fps = demo_options.fps
+        self.size = demo_options.size
+        self.frame_count = frames
+        self._index = 0
+
+    def read(self) -> Frame | None:
+        if self._index >= self.frame_count:
+            return None
+        t = self._index / self.fps
+        frame = Frame(self._index, t, self._demo.frame_at(t), {"capture": time.perf_counter()})
+        self._index += 1
+        return frame
+
+
+def run_bench(source_spec: str, options: AppOptions, *, frames: int | None = None) -> RunReport:
+    """Render `frames` frames of a source (all of a file when None) with the HUD to a temp video."""
+    source: Source = DemoClip(frames or 300, options) if source_spec == "demo" else open_source(source_spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        return render_file(source, Path(tmp) / "bench.mp4", options, max_frames=frames)
+
+
+def format_report(report: RunReport) -> str:
+    """A table of per-stage median / p95 milliseconds and the end-to-end rate."""
+    lines = [f"{'stage':<22}{'median ms':>10}{'p95 ms':>10}{'frames':>8}"]
+    for stage, summary in report.summaries().items():
+        lines.append(f"{stage:<22}{summary.median_ms:>10.2f}{summary.p95_ms:>10.2f}{summary.count:>8}")
+    lines.append(f"end to end: {report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Frame sources: camera, video file, still images, and the built-in demo."""

@@ -1,0 +1,181 @@
+"""The `avatar-live` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from avatar_live import __version__
+from avatar_live.errors import AvatarLiveError
+
+log = logging.getLogger("avatar_live")
+
+COMMANDS = ("run", "render", "track", "bench")
+
+DESCRIPTION = """\
+Real-time webcam avatar. Finds your face, estimates 52 ARKit blendshapes, head pose and
+gaze, smooths them, and renders a 3D head with an emotion HUD to a window, a virtual
+camera, a video file, or a JSON-lines parameter stream. Works offline with the built-in
+MediaPipe FaceMesh tracker and the built-in head.
+
+commands (default: run):
+  run      live: camera/demo/video -> avatar window (+ --virtualcam, --record)
+  render   offline: every frame of a video/images -> avatar video (none dropped)
+  track    offline: every frame -> face parameters as JSON lines
+  bench    per-stage and end-to-end timings
+
+examples:
+  avatar-live --source demo                 # no webcam needed
+  avatar-live --virtualcam                  # webcam 0 -> Zoom/Meet/OBS
+  avatar-live render clip.mp4 -o avatar.mp4
+  avatar-live track clip.mp4 -o params.jsonl
+"""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 640x480, got {text!r}") from None
+    if not (16 <= width <= 4096 and 16 <= height <= 4096):
+        raise argparse.ArgumentTypeError(f"size must be between 16x16 and 4096x4096, got {text!r}")
+    return width, height
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("avatar and tracking")
+    group.add_argument("--size", type=_size, default=(640, 480), metavar="WxH",
+                       help="size of the rendered avatar frames (default 640x480)")
+    group.add_argument("--no-hud", action="store_true", help="leave the emotion/fps HUD out of the frames")
+    group.add_argument("--self-view", action="store_true", help="show the camera image as a small inset")
+    group.add_argument("--calibration-seconds", type=_positive, default=1.0, metavar="S",
+                       help="the neutral face is taken from the first S seconds with a face (default 1)")
+    group.add_argument("--no-calibrate", action="store_true",
+                       help="skip the per-user neutral calibration and use an average face")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log lines; tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avatar-live", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"avatar-live {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="live avatar (default command)",
+                              description="Live: source -> avatar in a window, in real time. Keys: "
+                                          "c = recalibrate neutral, q/Esc = quit.")
+    run.add_argument("--source", default="0",
+                     help="camera index (default 0), video file, image file, folder of images, or `demo` "
+                          "(an animated photo: no camera needed)")
+    run.add_argument("--fps", type=_positive, help="requested camera/demo frame rate")
+    run.add_argument("--virtualcam", action="store_true",
+                     help="also send the avatar to a virtual camera (OBS Virtual Camera / v4l2loopback)")
+    run.add_argument("--record", type=Path, metavar="OUT.mp4", help="also record the avatar to a video file")
+    run.add_argument("--params", type=Path, metavar="OUT.jsonl", help="also write per-frame parameters as JSON lines")
+    run.add_argument("--headless", action="store_true", help="no window (render offscreen; use with outputs)")
+    run.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds")
+    _add_common(run)
+
+    render = commands.add_parser("render", help="render a video/images to an avatar video",
+                                 description="Offline: every input frame, in order, none dropped; the output "
+                                             "has the input's frame count and frame rate.")
+    render.add_argument("source", help="video file, image file or folder of images")
+    render.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.mp4")
+    render.add_argument("--params", type=Path, metavar="OUT.jsonl", help="also write parameters as JSON lines")
+    _add_common(render)
+
+    track = commands.add_parser("track", help="face parameters of every frame as JSON lines",
+                                description="Offline: one JSON object per input frame: frame, time, face, head "
+                                            "(rotation axis-angle rad, translation), arkit (52 weights), gaze, "
+                                            "emotion (valence, arousal, probs).")
+    track.add_argument("source", help="video file, image file or folder of images")
+    track.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.jsonl")
+    _add_common(track)
+
+    bench = commands.add_parser("bench", help="per-stage and end-to-end timings",
+                                description="Runs the offline pipeline (render with HUD to a temporary video) "
+                                            "and prints per-stage median/p95 ms and end-to-end fps.")
+    bench.add_argument("source", nargs="?", default="demo",
+                       help="video file, images, or `demo` (default)")
+    bench.add_argument("--frames", type=int, help="frames to run (default: all of a file, 300 of the demo)")
+    _add_common(bench)
+    return parser
+
+
+def _options(args: argparse.Namespace):
+    from avatar_live.app import AppOptions
+
+    return AppOptions(size=args.size, fps=getattr(args, "fps", None), hud=not args.no_hud,
+                      self_view=args.self_view, calibrate=not args.no_calibrate,
+                      calibration_seconds=args.calibration_seconds)
+
+
+def _print_report(report, *, what: str) -> None:
+    print(f"{what}: {report.frames} frames in {report.seconds:.1f} s ({report.fps:.1f} fps)")
+    for output in report.outputs:
+        print(f"  wrote {output}")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from avatar_live import app
+    from avatar_live.capture.sources import open_source
+
+    options = _options(args)
+    if args.command == "bench":
+        from avatar_live.bench import format_report, run_bench
+
+        print(format_report(run_bench(args.source, options, frames=args.frames)))
+        return 0
+    source = open_source(args.source, size=options.size, fps=options.fps)
+    if args.command == "render":
+        report = app.render_file(source, args.output, options, params_out=args.params)
+        _print_report(report, what="rendered")
+    elif args.command == "track":
+        report = app.track_file(source, args.output, options)
+        _print_report(report, what="tracked")
+    else:
+        outputs = app.LiveOutputs(record=args.record, params=args.params, virtualcam=args.virtualcam)
+        report = app.run_live(source, options, outputs, headless=args.headless, duration=args.duration)
+        _print_report(report, what="live")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "run")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="avatar-live: %(message)s")
+    try:
+        return _dispatch(args)
+    except AvatarLiveError as exc:
+        if args.verbose:
+            log.exception("error")
+        print(f"avatar-live: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("avatar-live: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line by default, the traceback with --verbose
+        if args.verbose:
+            raise
+        print(f"avatar-live: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Face models: the rig format every avatar uses, the built-in head, FLAME (later)."""

@@ -1,0 +1,1 @@
+"""Where results go: video files, JSON lines, virtual cameras (the window lives in render/)."""

@@ -1,0 +1,1 @@
+"""Threaded stages and the channels between them."""

@@ -1,0 +1,1 @@
+"""Face tracking: MediaPipe FaceMesh landmarks and crops."""

@@ -1,0 +1,116 @@
+"""The default tracker: MediaPipe FaceMesh (legacy solution API), fully offline.
+
+The FaceMesh models ship inside the mediapipe 0.10.14-0.10.21 wheels, so this needs no
+download. Separate calls for stills and video frames, as in MediaPipe Tasks: a still is
+detected from scratch, a video frame may reuse the previous frame's face region.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_live.errors import AvatarLiveError
+from avatar_live.types import NUM_LANDMARKS, Track
+
+# MediaPipe's C++ logging (glog/absl) prints several lines per graph; keep the console clean.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@dataclass(frozen=True)
+class FaceMeshOptions:
+    """Options for `FaceMeshTracker`.
+
+    Attributes:
+        min_detection_confidence: face detector threshold in [0, 1].
+        min_tracking_confidence: below this, a video frame falls back to detection.
+    """
+
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+
+
+class FaceMeshTracker:
+    """478 landmarks (with irises) for the most prominent face in an image."""
+
+    def __init__(self, options: FaceMeshOptions) -> None:
+        try:
+            from mediapipe.python.solutions import face_mesh
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise AvatarLiveError(
+                "mediapipe is not installed: run `pip install -e .` (needs mediapipe 0.10.21)"
+            ) from exc
+        self._options = options
+        self._face_mesh = face_mesh
+        self._video = self._make(static=False)
+        self._still = None  # created on first still; most runs never need it
+
+    @classmethod
+    def create_from_options(cls, options: FaceMeshOptions = FaceMeshOptions()) -> "FaceMeshTracker":
+        return cls(options)
+
+    def _make(self, *, static: bool):
+        return self._face_mesh.FaceMesh(
+            static_image_mode=static,
+            max_num_faces=1,
+            refine_landmarks=True,
+            min_detection_confidence=self._options.min_detection_confidence,
+            min_tracking_confidence=self._options.min_tracking_confidence,
+        )
+
+    def detect(self, image: np.ndarray) -> Track | None:
+        """Find a face in an independent still.
+
+        Args:
+            image: H x W x 3 RGB uint8.
+
+        Returns:
+            The face, or None when there is none.
+        """
+        if self._still is None:
+            self._still = self._make(static=True)
+        return self._run(self._still, image)
+
+    def detect_for_video(self, image: np.ndarray) -> Track | None:
+        """Find or follow the face in the next frame of a video stream.
+
+        Args:
+            image: H x W x 3 RGB uint8, frames in order.
+
+        Returns:
+            The face, or None when there is none.
+        """
+        return self._run(self._video, image)
+
+    def reset(self) -> None:
+        """Forget the followed face (e.g. after a seek)."""
+        self._video.close()
+        self._video = self._make(static=False)
+
+    def close(self) -> None:
+        self._video.close()
+        if self._still is not None:
+            self._still.close()
+
+    @staticmethod
+    def _run(graph, image: np.ndarray) -> Track | None:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {image.shape} {image.dtype}")
+        result = graph.process(image)
+        if not result.multi_face_landmarks:
+            return None
+        height, width = image.shape[:2]
+        points = result.multi_face_landmarks[0].landmark
+        landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
+        if landmarks.shape[0] != NUM_LANDMARKS:
+            raise AvatarLiveError(
+                f"FaceMesh returned {landmarks.shape[0]} landmarks, expected {NUM_LANDMARKS} "
+                "(refine_landmarks needs mediapipe 0.10.14-0.10.21)"
+            )
+        landmarks *= np.array([width, height, width], dtype=np.float32)
+        x0, y0 = landmarks[:, :2].min(axis=0)
+        x1, y1 = landmarks[:, :2].max(axis=0)
+        return Track(landmarks=landmarks, box=(float(x0), float(y0), float(x1), float(y1)), score=1.0)

@@ -1,0 +1,40 @@
+"""Shared test fixtures.
+
+Real media lives in `../shared/data` beside the checkout (or where AVATAR_LIVE_DATA points).
+Tests that need it skip when it is absent, except under CI (env CI set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("AVATAR_LIVE_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_file(relative: str) -> Path:
+    """A file from the shared test media; skips (or fails under CI) when missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        message = f"shared test media missing: {path} (set AVATAR_LIVE_DATA or put ../shared/data beside the repo)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def tiny_video(tmp_path) -> Path:
+    """A 12-frame 64x48 video at 15 fps made by the test, no face in it."""
+    import cv2
+
+    path = tmp_path / "tiny.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 15.0, (64, 48))
+    for i in range(12):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+    return path
