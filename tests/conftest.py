@@ -38,3 +38,41 @@ def tiny_video(tmp_path) -> Path:
         writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
     writer.release()
     return path
+
+
+class FakeVirtualCamera:
+    """A pyvirtualcam backend that keeps every frame it is sent (no device needed)."""
+
+    received: list[np.ndarray] = []
+
+    def __init__(self, width, height, fps, fourcc, device, **kw):
+        FakeVirtualCamera.received = []
+
+    def close(self):
+        pass
+
+    def send(self, frame):
+        FakeVirtualCamera.received.append(frame.copy())
+
+    def device(self):
+        return "fake"
+
+    def native_fourcc(self):
+        return None
+
+
+class MissingVirtualCamera(FakeVirtualCamera):
+    def __init__(self, *args, **kw):
+        raise RuntimeError("device not found")
+
+
+@pytest.fixture
+def fake_virtualcam():
+    """Registers pyvirtualcam backends "fake" (records frames) and "nodevice" (fails to open)."""
+    import pyvirtualcam
+
+    pyvirtualcam.register_backend("fake", FakeVirtualCamera)
+    pyvirtualcam.register_backend("nodevice", MissingVirtualCamera)
+    yield FakeVirtualCamera
+    pyvirtualcam.camera.BACKENDS.pop("fake", None)
+    pyvirtualcam.camera.BACKENDS.pop("nodevice", None)

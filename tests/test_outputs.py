@@ -5,7 +5,6 @@ import json
 import cv2
 import numpy as np
 import pytest
-import pyvirtualcam
 
 from avatar_live.outputs.params_stream import ParamsStreamSink, params_record
 from avatar_live.outputs.video_file import VideoFileSink
@@ -52,54 +51,19 @@ def test_params_stream_is_one_json_object_per_line(tmp_path):
     assert [json.loads(line)["frame"] for line in path.read_text().splitlines()] == list(range(5))
 
 
-class FakeCamera(pyvirtualcam.Backend):
-    """A virtual camera backend that keeps what it receives."""
-
-    received: list = []
-
-    def __init__(self, width, height, fps, fourcc, device, **kw):
-        self.width, self.height = width, height
-        FakeCamera.received = []
-
-    def close(self):
-        pass
-
-    def send(self, frame):
-        FakeCamera.received.append(frame.copy())
-
-    def device(self):
-        return "fake"
-
-    def native_fourcc(self):
-        return None
-
-
-class NoDevice(FakeCamera):
-    def __init__(self, *args, **kw):
-        raise RuntimeError("device not found")
-
-
-@pytest.fixture
-def backends():
-    pyvirtualcam.register_backend("fake", FakeCamera)
-    pyvirtualcam.register_backend("nodevice", NoDevice)
-    yield
-    pyvirtualcam.camera.BACKENDS.pop("fake", None)
-    pyvirtualcam.camera.BACKENDS.pop("nodevice", None)
-
-
-def test_virtual_camera_receives_every_frame_at_the_right_size(backends):
+def test_virtual_camera_receives_every_frame_at_the_right_size(fake_virtualcam):
     sink = open_virtual_camera(size=(64, 48), fps=30, backend="fake")
     for i in range(7):
         sink.write(_packet(i))
     sink.close()
     # pyvirtualcam hands backends a flat RGB buffer of width * height * 3 bytes.
-    assert len(FakeCamera.received) == 7
-    assert all(f.size == 48 * 64 * 3 for f in FakeCamera.received)
-    assert int(FakeCamera.received[3].reshape(48, 64, 3)[0, 0, 0]) == 30
+    received = fake_virtualcam.received
+    assert len(received) == 7
+    assert all(f.size == 48 * 64 * 3 for f in received)
+    assert int(received[3].reshape(48, 64, 3)[0, 0, 0]) == 30
 
 
-def test_missing_virtual_camera_is_one_warning_not_an_error(backends, caplog):
+def test_missing_virtual_camera_is_one_warning_not_an_error(fake_virtualcam, caplog):
     assert open_virtual_camera(size=(64, 48), fps=30, backend="nodevice") is None
     warning = " ".join(r.getMessage() for r in caplog.records)
     assert "no virtual camera device" in warning and ("v4l2loopback" in warning or "OBS" in warning)
