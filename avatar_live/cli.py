@@ -157,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        from avatar_live.console import filter_native_stderr
+
+        filter_native_stderr()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="avatar-live: %(message)s")
     try:

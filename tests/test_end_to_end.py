@@ -166,3 +166,23 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(args, tmp_path):
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("avatar-live: error:")]
     assert len(errors) == 1, result.stderr
+
+
+def test_ctrl_c_finalizes_the_recording(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "live.mp4"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    process = subprocess.Popen([sys.executable, "-m", "avatar_live", "--source", "demo", "--headless",
+                                "--record", str(out), "--size", "320x240"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert _video_info(out)[0] > 10  # readable: the file was finalized, frames kept

@@ -7,17 +7,12 @@ detected from scratch, a video frame may reuse the previous frame's face region.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.types import NUM_LANDMARKS, Track
-
-# MediaPipe's C++ logging (glog/absl) prints several lines per graph; keep the console clean.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @dataclass(frozen=True)
@@ -113,4 +108,6 @@ class FaceMeshTracker:
         landmarks *= np.array([width, height, width], dtype=np.float32)
         x0, y0 = landmarks[:, :2].min(axis=0)
         x1, y1 = landmarks[:, :2].max(axis=0)
+        # The legacy FaceMesh API reports no per-face score: a face it returns has passed
+        # min_detection_confidence / min_tracking_confidence.
         return Track(landmarks=landmarks, box=(float(x0), float(y0), float(x1), float(y1)), score=1.0)
