@@ -26,6 +26,7 @@ from avatar_live.render.renderer import AvatarRenderer, RenderOptions
 from avatar_live.smoothing import FaceParamsSmoother
 from avatar_live.solver.landmark_solver import LandmarkSolver, SolverOptions
 from avatar_live.tracking.facemesh import FaceMeshOptions, FaceMeshTracker
+from avatar_live.tracking.landmarker import FaceLandmarkerTracker, LandmarkerOptions
 from avatar_live.types import Packet
 
 log = logging.getLogger("avatar_live")
@@ -44,6 +45,10 @@ class AppOptions:
         self_view: show the camera image as an inset in the HUD.
         calibrate: calibrate a neutral of the user's face (False: the rig's average).
         calibration_seconds: length of the automatic calibration window.
+        tracker: "mesh" (MediaPipe FaceMesh + landmark solver, offline, the default) or
+            "landmarker" (MediaPipe FaceLandmarker's learned blendshapes; needs
+            `landmarker_task`).
+        landmarker_task: path of the user's `face_landmarker.task`.
     """
 
     size: tuple[int, int] = (640, 480)
@@ -52,6 +57,8 @@ class AppOptions:
     self_view: bool = False
     calibrate: bool = True
     calibration_seconds: float = 1.0
+    tracker: str = "mesh"
+    landmarker_task: Path | None = None
 
 
 @dataclass
@@ -79,12 +86,22 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _make_tracker(options: AppOptions) -> FaceMeshTracker | FaceLandmarkerTracker:
+    if options.tracker == "mesh":
+        return FaceMeshTracker.create_from_options(FaceMeshOptions())
+    if options.tracker == "landmarker":
+        if options.landmarker_task is None:
+            raise AvatarLiveError("--tracker landmarker needs --landmarker-task PATH (MediaPipe's face_landmarker.task)")
+        return FaceLandmarkerTracker.create_from_options(LandmarkerOptions(options.landmarker_task))
+    raise AvatarLiveError(f"unknown tracker {options.tracker!r}: use mesh or landmarker")
+
+
 def _front_stages(source: Source, options: AppOptions) -> tuple[TrackStage, EncodeStage]:
+    tracker = _make_tracker(options)
     rig = build_builtin_head()
     solver = LandmarkSolver.create_from_options(
         rig, SolverOptions(calibrate=options.calibrate, calibration_seconds=options.calibration_seconds)
     )
-    tracker = FaceMeshTracker.create_from_options(FaceMeshOptions())
     return TrackStage(tracker, stills=source.stills), EncodeStage(solver, FaceParamsSmoother(), stills=source.stills)
 
 

@@ -64,6 +64,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                        help="the neutral face is taken from the first S seconds with a face (default 1)")
     group.add_argument("--no-calibrate", action="store_true",
                        help="skip the per-user neutral calibration and use an average face")
+    group.add_argument("--tracker", choices=("mesh", "landmarker"), default="mesh",
+                       help="mesh: MediaPipe FaceMesh + landmark solver (default, offline); landmarker: "
+                            "MediaPipe FaceLandmarker's learned blendshapes (needs --landmarker-task)")
+    group.add_argument("--landmarker-task", type=Path, metavar="PATH",
+                       help="your face_landmarker.task model (download it from MediaPipe)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log lines; tracebacks on errors")
 
 
@@ -119,7 +124,8 @@ def _options(args: argparse.Namespace):
 
     return AppOptions(size=args.size, fps=getattr(args, "fps", None), hud=not args.no_hud,
                       self_view=args.self_view, calibrate=not args.no_calibrate,
-                      calibration_seconds=args.calibration_seconds)
+                      calibration_seconds=args.calibration_seconds, tracker=args.tracker,
+                      landmarker_task=args.landmarker_task)
 
 
 def _print_report(report, *, what: str) -> None:

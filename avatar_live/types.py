@@ -78,11 +78,14 @@ class Track:
             is closer to the camera.
         box: (x0, y0, x1, y1) pixel bounds of the landmarks.
         score: tracker confidence in [0, 1].
+        blendshapes: 52 float32 ARKit weights in ARKIT_NAMES order when the tracker
+            estimates them itself (MediaPipe FaceLandmarker), else None.
     """
 
     landmarks: np.ndarray
     box: tuple[float, float, float, float]
     score: float
+    blendshapes: np.ndarray | None = None
 
 
 @dataclass

@@ -58,7 +58,7 @@ def laughing(tmp_path_factory):
     source = open_source(str(video))
     opening = []
     for frame in iter(source.read, None):
-        track = tracker.detect_for_video(frame.image)
+        track = tracker.detect_for_video(frame.image, frame.time)
         if track is None:
             opening.append(np.nan)
             continue

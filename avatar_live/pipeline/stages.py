@@ -18,7 +18,8 @@ from avatar_live.render.renderer import AvatarRenderer
 from avatar_live.smoothing import FaceParamsSmoother
 from avatar_live.solver.landmark_solver import LandmarkSolver
 from avatar_live.tracking.facemesh import FaceMeshTracker
-from avatar_live.types import FaceParams, Packet
+from avatar_live.tracking.landmarker import FaceLandmarkerTracker
+from avatar_live.types import FaceParams, Packet, Track
 
 
 def _finish(packet: Packet, stage: str, started: float) -> None:
@@ -32,14 +33,17 @@ class TrackStage:
 
     name = "track"
 
-    def __init__(self, tracker: FaceMeshTracker, *, stills: bool) -> None:
+    def __init__(self, tracker: "FaceMeshTracker | FaceLandmarkerTracker", *, stills: bool) -> None:
         self._tracker = tracker
         self._stills = stills
 
     def __call__(self, packet: Packet) -> Packet:
         started = time.perf_counter()
         image = packet.frame.image
-        packet.track = self._tracker.detect(image) if self._stills else self._tracker.detect_for_video(image)
+        if self._stills:
+            packet.track = self._tracker.detect(image)
+        else:
+            packet.track = self._tracker.detect_for_video(image, packet.frame.time)
         _finish(packet, self.name, started)
         return packet
 
@@ -78,15 +82,22 @@ class EncodeStage:
             self._solver.recalibrate()
         track = packet.track
         if self._stills:
-            params = self._solver.solve_image(track) if track is not None else FaceParams.neutral()
+            params = self._learned(self._solver.solve_image(track), track) if track is not None else FaceParams.neutral()
         else:
             raw = self._solver.solve_video_frame(track, packet.frame.time) if track is not None else None
-            params = self._smoother.update(raw, packet.frame.time)
+            params = self._smoother.update(self._learned(raw, track) if raw is not None else None, packet.frame.time)
         if params.face:
             params.emotion = estimate_emotion(params.arkit)
         packet.params = params
         _finish(packet, self.name, started)
         return packet
+
+    @staticmethod
+    def _learned(params: FaceParams, track: Track) -> FaceParams:
+        """Prefer a tracker's own learned blendshapes (FaceLandmarker) to the solver's."""
+        if track.blendshapes is not None:
+            params.arkit = track.blendshapes.copy()
+        return params
 
 
 class RenderStage:

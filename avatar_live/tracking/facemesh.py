@@ -69,11 +69,12 @@ class FaceMeshTracker:
             self._still = self._make(static=True)
         return self._run(self._still, image)
 
-    def detect_for_video(self, image: np.ndarray) -> Track | None:
+    def detect_for_video(self, image: np.ndarray, time: float) -> Track | None:
         """Find or follow the face in the next frame of a video stream.
 
         Args:
             image: H x W x 3 RGB uint8, frames in order.
+            time: the frame's time in seconds (unused: FaceMesh needs no clock).
 
         Returns:
             The face, or None when there is none.
@@ -97,17 +98,27 @@ class FaceMeshTracker:
         result = graph.process(image)
         if not result.multi_face_landmarks:
             return None
-        height, width = image.shape[:2]
-        points = result.multi_face_landmarks[0].landmark
-        landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
-        if landmarks.shape[0] != NUM_LANDMARKS:
-            raise AvatarLiveError(
-                f"FaceMesh returned {landmarks.shape[0]} landmarks, expected {NUM_LANDMARKS} "
-                "(refine_landmarks needs mediapipe 0.10.14-0.10.21)"
-            )
-        landmarks *= np.array([width, height, width], dtype=np.float32)
-        x0, y0 = landmarks[:, :2].min(axis=0)
-        x1, y1 = landmarks[:, :2].max(axis=0)
         # The legacy FaceMesh API reports no per-face score: a face it returns has passed
         # min_detection_confidence / min_tracking_confidence.
-        return Track(landmarks=landmarks, box=(float(x0), float(y0), float(x1), float(y1)), score=1.0)
+        return track_from_normalized(result.multi_face_landmarks[0].landmark, image.shape, score=1.0)
+
+
+def track_from_normalized(points, image_shape: tuple[int, ...], *, score: float,
+                          blendshapes: np.ndarray | None = None) -> Track:
+    """A `Track` from MediaPipe's normalized landmarks (objects with x, y, z).
+
+    Raises:
+        AvatarLiveError: not the 478-point topology with irises.
+    """
+    height, width = image_shape[:2]
+    landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
+    if landmarks.shape[0] != NUM_LANDMARKS:
+        raise AvatarLiveError(
+            f"the tracker returned {landmarks.shape[0]} landmarks, expected {NUM_LANDMARKS} with irises "
+            "(needs mediapipe 0.10.14-0.10.21)"
+        )
+    landmarks *= np.array([width, height, width], dtype=np.float32)
+    x0, y0 = landmarks[:, :2].min(axis=0)
+    x1, y1 = landmarks[:, :2].max(axis=0)
+    return Track(landmarks=landmarks, box=(float(x0), float(y0), float(x1), float(y1)), score=score,
+                 blendshapes=blendshapes)
