@@ -331,8 +331,8 @@ class FaceParamsSmoother:
 
     def _coast(self, time: float) -> FaceParams:
         neutral = FaceParams.neutral()
-        if self._output is None:
-            return neutral
+        if self._last_face_time is None:
+            return neutral  # no face seen yet (or since a reset): nothing to hold
         if self._held is None:
             self._held = self._output
         held, options = self._held, self.options

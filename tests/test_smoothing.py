@@ -230,3 +230,15 @@ def test_bad_shapes_and_settings_are_refused():
         OneEuroSettings(min_cutoff=0.0, beta=1.0)
     with pytest.raises(AvatarLiveError):
         SmootherOptions(DEFAULTS.head, DEFAULTS.jaw_mouth, DEFAULTS.eyes, DEFAULTS.gaze, ease_seconds=0.0)
+
+
+def test_a_stream_that_starts_without_a_face_stays_neutral_then_tracks():
+    smoother = FaceParamsSmoother()
+    for i in range(5):
+        out = smoother.update(None, i / 30)
+        assert out.face is False and not out.arkit.any()
+    face = FaceParams.neutral()
+    face.face, face.confidence = True, 1.0
+    face.arkit[ARKIT_NAMES.index("jawOpen")] = 0.7
+    out = smoother.update(face, 5 / 30)
+    assert out.face and out.arkit[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.7)

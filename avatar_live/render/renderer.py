@@ -1,0 +1,397 @@
+"""Draw a posed rig with moderngl: offscreen (EGL, headless) or into a window's context.
+
+Conventions:
+- The avatar is the user's counterpart facing the camera, not a mirror image: when the
+  user turns to their left, the avatar turns to *its* left (towards the image's right).
+  `FaceParams.rotation` is applied as is in avatar space (right-hand rule, y up, z towards
+  the viewer), as a rigid rotation about the rig's neck joint.
+- Gaze: positive yaw turns the eyes towards the avatar's left (+x), positive pitch up.
+- Returned frames are RGB uint8, top row first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import moderngl
+import numpy as np
+
+import avatar_live
+from avatar_live.errors import AvatarLiveError
+from avatar_live.face.rig import (
+    JOINT_NAMES,
+    MATERIALS,
+    Rig,
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    pose_rig,
+    vertex_normals,
+)
+from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, FaceParams
+
+SHADER_DIR = Path(avatar_live.__file__).resolve().parent.parent / "shaders"
+
+MAX_GAZE = np.radians(30.0)
+"""Eye rotations are clamped to this many radians in yaw and pitch."""
+
+FIELD_OF_VIEW = np.radians(24.0)
+"""Vertical field of view; narrow, like a portrait lens, so the face is not distorted."""
+
+FRAME_HEIGHT = 3.9
+"""Frame height in units of `rig.eye_scale` (outer eye corner distance): a human head is
+about 2.5 of them tall, so this shows the whole head and a bit of neck."""
+
+EYE_LINE = 0.42
+"""Where the eyes sit, as a fraction of the frame height from the top (portrait framing)."""
+
+MATERIAL_SHADING: dict[str, tuple[float, float, float, float]] = {
+    # name: (share of direct lighting, specular strength, shininess, rim strength)
+    "skin": (1.0, 0.22, 20.0, 0.35),
+    "sclera": (1.0, 0.9, 90.0, 0.05),
+    "iris": (1.0, 1.2, 140.0, 0.0),
+    "pupil": (1.0, 1.5, 180.0, 0.0),
+    "mouth": (0.12, 0.0, 1.0, 0.0),
+    "teeth": (0.85, 0.35, 50.0, 0.0),
+    "tongue": (0.6, 0.3, 30.0, 0.0),
+    "hair": (1.0, 0.08, 10.0, 0.5),
+    "lips": (1.0, 0.45, 36.0, 0.2),
+    "brow": (1.0, 0.05, 8.0, 0.2),
+}
+"""How each material in `rig.MATERIALS` responds to light (the shader's `u_material`)."""
+
+_MAX_MATERIALS = 16  # size of the shader's u_material array
+
+
+def load_program(ctx: moderngl.Context, vertex: str, fragment: str) -> moderngl.Program:
+    """Compile a program from two files in the repository's `shaders/` folder.
+
+    Args:
+        ctx: the OpenGL context.
+        vertex: vertex shader file name, e.g. "head.vert".
+        fragment: fragment shader file name, e.g. "head.frag".
+
+    Returns:
+        The linked program.
+
+    Raises:
+        AvatarLiveError: a shader file is missing.
+    """
+    sources = []
+    for name in (vertex, fragment):
+        path = SHADER_DIR / name
+        if not path.is_file():
+            raise AvatarLiveError(f"shader {path} is missing; install avatar-live from a full checkout (pip install -e .)")
+        sources.append(path.read_text())
+    return ctx.program(vertex_shader=sources[0], fragment_shader=sources[1])
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How the avatar is drawn.
+
+    Attributes:
+        size: (width, height) of the rendered frame in pixels.
+        background: display RGB in [0, 1] at the centre of the backdrop's soft glow;
+            the edges fall off to about half of it.
+        follow_translation: how much of `FaceParams.translation` x, y moves the head on
+            screen (0 keeps it centred, 1 follows the user fully).
+        samples: multisample anti-aliasing samples (0 or 1 turns it off); None picks 4
+            on a GPU and none on software OpenGL (llvmpipe), where 4x MSAA more than
+            doubles the frame time.
+    """
+
+    size: tuple[int, int] = (640, 480)
+    background: tuple[float, float, float] = (0.2, 0.21, 0.25)
+    follow_translation: float = 0.3
+    samples: int | None = None
+
+
+@dataclass(frozen=True)
+class _Camera:
+    """A fixed camera framing the neutral rig."""
+
+    view_proj: np.ndarray  # 4 x 4, row-major (transpose before upload)
+    eye: np.ndarray  # 3, world position
+
+
+class AvatarRenderer:
+    """Poses a rig from `FaceParams` and draws it, lit, over a studio backdrop, to RGB frames.
+
+    Create it with `create_from_options`; call `render` once per frame from the thread
+    that owns the OpenGL context; `release` frees GL resources.
+    """
+
+    def __init__(
+        self,
+        rig: Rig,
+        options: RenderOptions,
+        ctx: moderngl.Context,
+        owns_context: bool,
+        samples: int,
+    ) -> None:
+        """Use `create_from_options`; this allocates every GL resource once."""
+        width, height = options.size
+        n_vertices = rig.vertices.shape[0]
+        self._rig = rig
+        self._options = options
+        self._ctx = ctx
+        self._owns_context = owns_context
+        self._blend_source = _blendshape_source(rig.blendshape_names)
+        self._eye_joints = (JOINT_NAMES.index("left_eye"), JOINT_NAMES.index("right_eye"))
+        self._pivot = rig.joints[JOINT_NAMES.index("neck")].astype(np.float64)
+        self._camera = _frame_camera(rig, width / height)
+        self._joint_rotations = np.zeros((len(JOINT_NAMES), 3))
+        # RGBA readback is a plain copy on software OpenGL, RGB readback converts slowly.
+        self._readback = np.empty((height, width, 4), np.uint8)
+        self._rgb = np.empty((height, width, 3), np.uint8)
+
+        self._head = load_program(ctx, "head.vert", "head.frag")
+        self._head["u_view_proj"].write(self._camera.view_proj.T.astype("f4").tobytes())
+        self._head["u_eye"].value = tuple(self._camera.eye)
+        shading = np.zeros((_MAX_MATERIALS, 4), "f4")
+        shading[: len(MATERIALS)] = [MATERIAL_SHADING[name] for name in MATERIALS]
+        self._head["u_material"].write(shading.tobytes())
+
+        # Only positions and normals change per frame; everything else is uploaded once.
+        self._positions = ctx.buffer(reserve=n_vertices * 12, dynamic=True)
+        self._normals = ctx.buffer(reserve=n_vertices * 12, dynamic=True)
+        # The shader works in linear light with gamma 2 (its output is a sqrt).
+        self._colors = ctx.buffer(np.square(np.clip(rig.colors, 0.0, 1.0)).astype("f4"))
+        self._materials = ctx.buffer(np.ascontiguousarray(rig.materials, "u4"))
+        self._indices = ctx.buffer(np.ascontiguousarray(rig.faces, "i4"))
+        self._head_vao = ctx.vertex_array(
+            self._head,
+            [
+                (self._positions, "3f", "in_position"),
+                (self._normals, "3f", "in_normal"),
+                (self._colors, "3f", "in_color"),
+                (self._materials, "1u4", "in_material"),
+            ],
+            index_buffer=self._indices,
+            index_element_size=4,
+        )
+
+        self._target = _framebuffer(ctx, (width, height), samples, depth=True)
+        # Multisampled buffers cannot be read directly; they are resolved into this one.
+        self._resolved = _framebuffer(ctx, (width, height), 0, depth=False) if samples else self._target
+        # The backdrop never changes: draw it once, copy it in each frame (a memcpy on
+        # software OpenGL, where shading it every frame costs about a millisecond).
+        self._backdrop = _framebuffer(ctx, (width, height), samples, depth=False)
+        background = load_program(ctx, "fullscreen.vert", "background.frag")
+        background["u_color"].value = tuple(float(c) for c in options.background)
+        background["u_aspect"].value = width / height
+        background_vao = ctx.vertex_array(background, [])
+        self._backdrop.use()
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
+        background_vao.render(moderngl.TRIANGLES, vertices=3)
+        background_vao.release()
+        background.release()
+
+    @classmethod
+    def create_from_options(
+        cls, rig: Rig, options: RenderOptions, *, ctx: moderngl.Context | None = None
+    ) -> "AvatarRenderer":
+        """Build a renderer for one rig.
+
+        Args:
+            rig: the avatar to draw (N vertices, F triangles).
+            options: frame size, backdrop, head follow, anti-aliasing.
+            ctx: an OpenGL 3.3+ context to draw with (a window's); None creates a headless
+                EGL context that this renderer owns and releases.
+
+        Returns:
+            The renderer.
+
+        Raises:
+            AvatarLiveError: no headless OpenGL is available, the options or the rig are
+                unusable.
+        """
+        width, height = options.size
+        if width <= 0 or height <= 0:
+            raise AvatarLiveError(f"render size must be positive, got {width} x {height}")
+        _check_rig(rig)
+        owns_context = ctx is None
+        if ctx is None:
+            try:
+                ctx = moderngl.create_standalone_context(backend="egl")
+            except Exception as error:  # moderngl raises plain Exception subclasses here
+                raise AvatarLiveError(f"cannot create a headless OpenGL (EGL) context: {error}") from error
+        try:
+            samples = options.samples
+            if samples is None:
+                samples = 0 if is_software_renderer(ctx) else min(4, ctx.max_samples)
+            if samples > ctx.max_samples:
+                raise AvatarLiveError(f"{samples} MSAA samples requested, this OpenGL allows {ctx.max_samples}")
+            return cls(rig, options, ctx, owns_context, samples if samples > 1 else 0)
+        except BaseException:
+            if owns_context:
+                ctx.release()
+            raise
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the frames `render` returns."""
+        return self._options.size
+
+    def render(self, params: FaceParams) -> np.ndarray:
+        """Pose the rig and draw one frame.
+
+        Args:
+            params: face parameters; uses arkit (52), gaze (2), rotation (3) and
+                translation (3, x and y only).
+
+        Returns:
+            H x W x 3 RGB uint8, top row first; a new array each call.
+
+        Raises:
+            ValueError: a parameter array has the wrong shape.
+        """
+        _check_params(params)
+        weights = _blend_weights(params.arkit, self._blend_source)
+        vertices = pose_rig(self._rig, weights, self._eye_rotations(params.gaze))
+        self._positions.write(vertices)
+        self._normals.write(vertex_normals(vertices, self._rig.faces))
+        self._head["u_model"].write(self._model_matrix(params).T.astype("f4").tobytes())
+
+        ctx = self._ctx
+        ctx.copy_framebuffer(self._target, self._backdrop)
+        # Clear depth only (keeping the backdrop); moderngl applies masks on use().
+        self._target.color_mask = (False, False, False, False)
+        self._target.use()
+        self._target.clear(depth=1.0)
+        self._target.color_mask = (True, True, True, True)
+        self._target.use()
+        # Culling back faces halves the rasterised triangles; it needs rigs to be wound
+        # counter-clockwise seen from where the surface is visible (as Rig documents).
+        ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.disable(moderngl.BLEND)
+        ctx.front_face = "ccw"
+        self._head_vao.render(moderngl.TRIANGLES)
+        if self._resolved is not self._target:
+            ctx.copy_framebuffer(self._resolved, self._target)
+        self._resolved.read_into(self._readback, components=4)
+        cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB, dst=self._rgb)
+        # OpenGL reads bottom row first; the flipped copy is also the caller's own array.
+        return cv2.flip(self._rgb, 0)
+
+    def release(self) -> None:
+        """Free every GL resource (and the context, when this renderer created it)."""
+        resources = [self._head_vao, self._head, self._positions, self._normals, self._colors, self._materials, self._indices]
+        for framebuffer in {self._target, self._resolved, self._backdrop}:
+            resources += [*framebuffer.color_attachments, framebuffer]
+            if framebuffer.depth_attachment is not None:
+                resources.append(framebuffer.depth_attachment)
+        for resource in resources:
+            resource.release()
+        if self._owns_context:
+            self._ctx.release()
+
+    def _eye_rotations(self, gaze: np.ndarray) -> np.ndarray:
+        """J x 3 axis-angle joint rotations that turn both eyes to `gaze` (yaw, pitch)."""
+        yaw, pitch = np.clip(gaze.astype(np.float64), -MAX_GAZE, MAX_GAZE)
+        # Yaw about y turns +z towards +x (the avatar's left); pitch about -x turns it up.
+        turn = axis_angle_to_matrix(np.array([0.0, yaw, 0.0])) @ axis_angle_to_matrix(np.array([-pitch, 0.0, 0.0]))
+        self._joint_rotations[list(self._eye_joints)] = matrix_to_axis_angle(turn)
+        return self._joint_rotations
+
+    def _model_matrix(self, params: FaceParams) -> np.ndarray:
+        """4 x 4 rigid head pose: rotation about the neck, then the on-screen follow."""
+        model = np.eye(4)
+        rotation = axis_angle_to_matrix(params.rotation)
+        model[:3, :3] = rotation
+        # Translation x, y are in units of the face's size, which the rig's eye_scale is.
+        follow = self._options.follow_translation * float(self._rig.eye_scale)
+        model[:3, 3] = self._pivot - rotation @ self._pivot
+        model[:2, 3] += follow * params.translation[:2].astype(np.float64)
+        return model
+
+
+def is_software_renderer(ctx: moderngl.Context) -> bool:
+    """Whether `ctx` rasterises on the CPU (Mesa llvmpipe/softpipe, SwiftShader)."""
+    renderer = ctx.info["GL_RENDERER"].lower()
+    return any(name in renderer for name in ("llvmpipe", "softpipe", "swiftshader", "software"))
+
+
+def _framebuffer(ctx: moderngl.Context, size: tuple[int, int], samples: int, *, depth: bool) -> moderngl.Framebuffer:
+    """An RGBA8 framebuffer, with a depth buffer when `depth`, multisampled when `samples`."""
+    return ctx.framebuffer(
+        color_attachments=[ctx.renderbuffer(size, 4, samples=samples)],
+        depth_attachment=ctx.depth_renderbuffer(size, samples=samples) if depth else None,
+    )
+
+
+def _check_rig(rig: Rig) -> None:
+    """Raise AvatarLiveError when the renderer cannot draw `rig`."""
+    n = rig.vertices.shape[0]
+    if rig.vertices.shape != (n, 3) or rig.colors.shape != (n, 3) or rig.materials.shape != (n,):
+        raise AvatarLiveError(
+            f"rig {rig.name!r}: vertices {rig.vertices.shape}, colors {rig.colors.shape} and materials "
+            f"{rig.materials.shape} must be N x 3, N x 3 and N"
+        )
+    if rig.faces.ndim != 2 or rig.faces.shape[1] != 3:
+        raise AvatarLiveError(f"rig {rig.name!r}: faces must be F x 3, got {rig.faces.shape}")
+    if len(MATERIALS) > _MAX_MATERIALS or (n and int(rig.materials.max()) >= len(MATERIALS)):
+        raise AvatarLiveError(f"rig {rig.name!r}: material index out of range (there are {len(MATERIALS)})")
+
+
+def _check_params(params: FaceParams) -> None:
+    """Raise ValueError when `params` arrays are not the documented shapes."""
+    expected = {"arkit": (len(ARKIT_NAMES),), "gaze": (2,), "rotation": (3,), "translation": (3,)}
+    for name, shape in expected.items():
+        actual = np.shape(getattr(params, name))
+        if actual != shape:
+            raise ValueError(f"FaceParams.{name} must have shape {shape}, got {actual}")
+
+
+def _blendshape_source(names: tuple[str, ...]) -> np.ndarray | None:
+    """S indices into ARKIT_NAMES for a rig's blendshapes (-1: not an ARKit name).
+
+    None when the rig's blendshapes are exactly ARKit's, in ARKit's order.
+    """
+    if tuple(names) == ARKIT_NAMES:
+        return None
+    return np.array([ARKIT_INDEX.get(name, -1) for name in names], dtype=np.int64)
+
+
+def _blend_weights(arkit: np.ndarray, source: np.ndarray | None) -> np.ndarray:
+    """The rig's S blendshape weights from 52 ARKit weights (0 for non-ARKit shapes)."""
+    if source is None:
+        return arkit
+    return np.where(source >= 0, arkit[np.maximum(source, 0)], 0.0).astype(np.float32)
+
+
+def _frame_camera(rig: Rig, aspect: float) -> _Camera:
+    """A camera on +z framing the neutral head by its eyes and `eye_scale`.
+
+    Framing by the eyes rather than the mesh's bounding box keeps heads of different
+    extent (a long neck, shoulders, big hair) at the same size and place.
+
+    Args:
+        rig: the avatar (uses the eye joints and eye_scale).
+        aspect: frame width / height.
+
+    Returns:
+        The camera.
+    """
+    unit = float(rig.eye_scale)
+    eyes = rig.joints[[JOINT_NAMES.index("left_eye"), JOINT_NAMES.index("right_eye")]].astype(np.float64).mean(axis=0)
+    # Narrow frames still need the head's width (about 1.7 units) with some room.
+    half_height = max(FRAME_HEIGHT * unit, 2.4 * unit / aspect) / 2.0
+    centre = eyes - np.array([0.0, (0.5 - EYE_LINE) * 2.0 * half_height, 0.0])
+    tan_y = np.tan(FIELD_OF_VIEW / 2.0)
+    distance = half_height / tan_y
+    eye = centre + np.array([0.0, 0.0, distance])
+    # The nose is well within 3 units in front of the eyes, the back of the head within 8.
+    near, far = max(distance - 3.0 * unit, 0.1 * distance), distance + 8.0 * unit
+
+    view = np.eye(4)
+    view[:3, 3] = -eye  # the camera looks down -z with y up, so the view is a translation
+    projection = np.zeros((4, 4))
+    projection[0, 0] = 1.0 / (tan_y * aspect)
+    projection[1, 1] = 1.0 / tan_y
+    projection[2, 2] = (far + near) / (near - far)
+    projection[2, 3] = 2.0 * far * near / (near - far)
+    projection[3, 2] = -1.0
+    return _Camera(view_proj=projection @ view, eye=eye)

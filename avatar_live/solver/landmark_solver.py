@@ -1,0 +1,239 @@
+"""The landmark solver: MediaPipe FaceMesh landmarks -> head pose, ARKit weights, gaze.
+
+Per frame: (1) a weighted similarity (rotation, scale, translation) from the neutral face
+to the observed landmarks on points that barely move with expression gives the head pose;
+(2) the inverse similarity brings the observation into the rig's frame, where its
+difference from a neutral face is explained by the rig's blendshapes region by region
+(`expression`); (3) the irises' places inside the eyes give the gaze (`gaze`).
+
+The neutral face is the user's own when calibrated (the median of the first
+`calibration_seconds` of video), so that the user's proportions differing from the rig's
+are not read as expression; before that and for stills it is the rig's neutral.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_live.errors import AvatarLiveError
+from avatar_live.face.rig import Rig, matrix_to_axis_angle
+from avatar_live.solver.calibration import CalibrationResult, CalibrationWindow
+from avatar_live.solver.expression import ExpressionModel
+from avatar_live.solver.gaze import estimate_gaze, eye_look_weights, measure_irises
+from avatar_live.solver.pose import Similarity, fit_similarity, pixels_to_head_space
+from avatar_live.tracking import topology
+from avatar_live.types import NUM_LANDMARKS, FaceParams, Track
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Options for `LandmarkSolver`.
+
+    Attributes:
+        calibration_seconds: length of the neutral calibration window, in frame time,
+            starting at the first video frame with a face.
+        calibrate: take the neutral face from the user during the window; False always
+            uses the rig's neutral (the window then only fixes the reference face size
+            and position, from the first frame).
+        prior: weight of the L2 penalty keeping blendshape weights near 0, relative to
+            the landmark motion of a typical shape of the same face region; must be
+            positive. Larger values suppress shapes that landmarks barely show and
+            identity leaking into expression, at the price of shrinking real weights
+            (at 0.3 a full blink on the built-in head reads 0.92, a full smile 0.92).
+        depth_weight: weight of landmark depth (z) errors relative to x and y errors;
+            MediaPipe's depth is the least reliable coordinate.
+    """
+
+    calibration_seconds: float = 1.0
+    calibrate: bool = True
+    prior: float = 0.3
+    depth_weight: float = 0.1
+
+
+@dataclass(frozen=True)
+class _Neutral:
+    """What a frame is compared against.
+
+    Attributes:
+        landmarks: K x 3 neutral landmarks in the rig's frame (covered landmarks only).
+        iris_offsets: 2 x 2 iris positions when looking ahead (see `gaze.IrisPositions`).
+        scale: face scale (pixels per rig unit) that translation z = 0 stands for.
+        centre: 3, head-space pixel position of the rig's origin (the head's centre) that
+            translation x, y = 0 stands for when the image size is unknown.
+    """
+
+    landmarks: np.ndarray
+    iris_offsets: np.ndarray
+    scale: float
+    centre: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Pose:
+    """A frame's head pose.
+
+    Attributes:
+        similarity: maps the rig's frame onto head-space pixels.
+        aligned: 478 x 3 observed landmarks mapped back into the rig's frame.
+    """
+
+    similarity: Similarity
+    aligned: np.ndarray
+
+
+class LandmarkSolver:
+    """Fits a rig's head pose, ARKit weights and gaze to MediaPipe FaceMesh landmarks."""
+
+    def __init__(self, rig: Rig, options: SolverOptions) -> None:
+        """Use `create_from_options`."""
+        if options.calibration_seconds < 0.0:
+            raise AvatarLiveError(f"calibration_seconds must be >= 0, got {options.calibration_seconds}")
+        if options.prior <= 0.0 or options.depth_weight < 0.0:
+            raise AvatarLiveError(
+                f"prior must be > 0 and depth_weight >= 0, got {options.prior} and {options.depth_weight}"
+            )
+        self._options = options
+        self._eye_scale = float(rig.eye_scale)
+        self._covered = np.asarray(rig.embedding.landmark_indices, dtype=np.int64)
+        stable = [i for i in topology.STABLE if i in set(self._covered.tolist())]
+        if len(stable) < 4:
+            raise AvatarLiveError(
+                f"rig {rig.name!r} embeds {len(stable)} of the {len(topology.STABLE)} stable landmarks; "
+                "head pose needs at least 4"
+            )
+        self._stable = np.array(stable, dtype=np.int64)
+        row_of = {int(index): row for row, index in enumerate(self._covered)}
+        self._stable_rows = np.array([row_of[i] for i in stable], dtype=np.int64)
+        self._model = ExpressionModel(rig, prior=options.prior, depth_weight=options.depth_weight)
+        if not self._model.solved_shapes:
+            raise AvatarLiveError(
+                f"rig {rig.name!r} has no ARKit-named blendshapes that move its embedded landmarks"
+            )
+        # The rig's own iris placement is its "looking ahead"; zero (centred) if not embedded.
+        rig_points = np.full((NUM_LANDMARKS, 3), np.nan)
+        rig_points[self._covered] = self._model.neutral
+        rig_irises = measure_irises(rig_points).offsets
+        self._rig_iris_offsets = np.where(np.isfinite(rig_irises), rig_irises, 0.0)
+        # With calibration off the window is one frame long: it only fixes the reference size.
+        self._window = CalibrationWindow(options.calibration_seconds if options.calibrate else 0.0)
+        self._calibrated: _Neutral | None = None
+
+    @classmethod
+    def create_from_options(cls, rig: Rig, options: SolverOptions = SolverOptions()) -> "LandmarkSolver":
+        """A solver for one rig and one stream.
+
+        Args:
+            rig: the avatar to drive; its ARKit-named blendshapes are solved.
+            options: see `SolverOptions`.
+
+        Raises:
+            AvatarLiveError: when the options are out of range, or the rig's embedding
+                lacks the landmarks head pose needs, or it has no ARKit blendshapes that
+                move its landmarks.
+        """
+        return cls(rig, options)
+
+    @property
+    def calibrating(self) -> bool:
+        """True while the calibration window is open (waiting for or collecting frames)."""
+        return self._options.calibrate and self._window.open
+
+    def recalibrate(self) -> None:
+        """Start a new calibration window at the next video frame with a face.
+
+        The current neutral stays in use until the new window closes, so asking for a
+        better calibration never makes the avatar worse in the meantime.
+        """
+        self._window.restart()
+
+    def solve_image(self, track: Track, image_size: tuple[int, int] | None = None) -> FaceParams:
+        """Solve an independent still against the rig's neutral; no state is kept.
+
+        Args:
+            track: the face's landmarks.
+            image_size: (width, height) of the image, for translation x, y relative to
+                the image centre; None reports them as 0.
+
+        Returns:
+            The face parameters; translation z is 0 (a still has no reference size).
+        """
+        pose = self._fit_pose(self._head_points(track), self._model.neutral)
+        neutral = self._average_neutral(pose.similarity.scale, pose.similarity.translation)
+        return self._params(track, pose, neutral, image_size)
+
+    def solve_video_frame(self, track: Track, time: float, image_size: tuple[int, int] | None = None) -> FaceParams:
+        """Solve the next frame of a stream, calibrating on the first frames with a face.
+
+        Args:
+            track: the face's landmarks.
+            time: the frame's time in seconds (drives the calibration window).
+            image_size: (width, height) of the frame, for translation x, y relative to
+                the image centre; None measures them from the face's calibrated position.
+
+        Returns:
+            The face parameters.
+        """
+        reference = self._model.neutral if self._calibrated is None else self._calibrated.landmarks
+        pose = self._fit_pose(self._head_points(track), reference)
+        if self._window.open:
+            result = self._window.add(time, pose.aligned, pose.similarity.scale, pose.similarity.translation)
+            if result is not None:
+                self._calibrated = self._neutral_from(result)
+        if self._calibrated is not None:
+            neutral = self._calibrated
+        else:
+            neutral = self._average_neutral(*self._window.provisional_size())
+        return self._params(track, pose, neutral, image_size)
+
+    def _head_points(self, track: Track) -> np.ndarray:
+        if track.landmarks.shape != (NUM_LANDMARKS, 3):
+            raise ValueError(f"track.landmarks must be {NUM_LANDMARKS} x 3, got {track.landmarks.shape}")
+        return pixels_to_head_space(track.landmarks)
+
+    def _fit_pose(self, points: np.ndarray, reference: np.ndarray) -> _Pose:
+        """Head pose of 478 x 3 head-space points against K x 3 reference landmarks."""
+        similarity = fit_similarity(reference[self._stable_rows], points[self._stable])
+        return _Pose(similarity=similarity, aligned=similarity.invert(points))
+
+    def _average_neutral(self, scale: float, centre: np.ndarray) -> _Neutral:
+        return _Neutral(landmarks=self._model.neutral, iris_offsets=self._rig_iris_offsets, scale=scale, centre=centre)
+
+    def _neutral_from(self, result: CalibrationResult) -> _Neutral:
+        if not self._options.calibrate:
+            return self._average_neutral(result.scale, result.centre)
+        return _Neutral(
+            landmarks=result.landmarks[self._covered],
+            iris_offsets=measure_irises(result.landmarks).offsets,
+            scale=result.scale,
+            centre=result.centre,
+        )
+
+    def _params(
+        self,
+        track: Track,
+        pose: _Pose,
+        neutral: _Neutral,
+        image_size: tuple[int, int] | None,
+    ) -> FaceParams:
+        arkit = self._model.solve(pose.aligned[self._covered] - neutral.landmarks)
+        gaze = estimate_gaze(measure_irises(pose.aligned), neutral.iris_offsets)
+        for index, weight in eye_look_weights(gaze).items():
+            arkit[index] = weight
+        if image_size is None:
+            origin = neutral.centre
+        else:
+            width, height = image_size
+            origin = np.array([width / 2.0, -height / 2.0, 0.0])  # head space: y up
+        face_size = neutral.scale * self._eye_scale
+        scale, centre = pose.similarity.scale, pose.similarity.translation
+        translation = np.array([*((centre[:2] - origin[:2]) / face_size), np.log(scale / neutral.scale)])
+        return FaceParams(
+            face=True,
+            rotation=matrix_to_axis_angle(pose.similarity.rotation).astype(np.float32),
+            translation=translation.astype(np.float32),
+            arkit=arkit.astype(np.float32),
+            gaze=gaze.astype(np.float32),
+            confidence=float(track.score),
+        )
