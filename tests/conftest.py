@@ -7,6 +7,9 @@ Tests that need it skip when it is absent, except under CI (env CI set), where t
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +79,29 @@ def fake_virtualcam():
     yield FakeVirtualCamera
     pyvirtualcam.camera.BACKENDS.pop("fake", None)
     pyvirtualcam.camera.BACKENDS.pop("nodevice", None)
+
+
+def free_display_number() -> int:
+    """An X display number with no server (no socket and no lock file)."""
+    for number in range(90, 200):
+        if not os.path.exists(f"/tmp/.X11-unix/X{number}") and not os.path.exists(f"/tmp/.X{number}-lock"):
+            return number
+    pytest.skip("no free X display number")
+
+
+@pytest.fixture(scope="session")
+def xvfb_display():
+    """A virtual X display (":N") for real-window tests; skips where Xvfb is not installed."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb); .ci/run installs it")
+    number = free_display_number()
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1024x768x24"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            assert time.monotonic() < deadline and server.poll() is None, "Xvfb did not start"
+            time.sleep(0.05)
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -186,3 +186,15 @@ def test_ctrl_c_finalizes_the_recording(tmp_path):
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert _video_info(out)[0] > 10  # readable: the file was finalized, frames kept
+
+
+def test_live_app_in_a_window_shows_the_avatar_and_records(tmp_path, xvfb_display):
+    out = tmp_path / "live.mp4"
+    env = {**os.environ, "DISPLAY": xvfb_display}
+    result = subprocess.run([sys.executable, "-m", "avatar_live", "--source", "demo", "--duration", "3",
+                             "--record", str(out), "--size", "320x240"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "no display" not in result.stderr  # it really used the window
+    frames, _, width, height = _video_info(out)
+    assert (width, height) == (320, 240) and frames > 30
