@@ -38,11 +38,11 @@ def _weights(**named: float) -> np.ndarray:
 def _landmarks(rig: Rig, joint_rotations: np.ndarray | None = None, **named: float) -> dict[int, np.ndarray]:
     posed = pose_rig(rig, _weights(**named), joint_rotations)
     points = embed_landmarks(posed, rig.faces, rig.embedding)
-    return {int(i): p for i, p in zip(rig.embedding.landmark_indices, points)}
+    return {int(i): p for i, p in zip(rig.embedding.landmark_indices, points, strict=True)}
 
 
 def _pair_gaps(marks: dict[int, np.ndarray], upper, lower) -> np.ndarray:
-    return np.array([np.linalg.norm(marks[a] - marks[b]) for a, b in zip(upper, lower)])
+    return np.array([np.linalg.norm(marks[a] - marks[b]) for a, b in zip(upper, lower, strict=True)])
 
 
 def _eyeball_ids(rig: Rig, joint: str) -> np.ndarray:
@@ -139,7 +139,7 @@ def test_skin_weights(rig):
 
 def test_embedding_covers_the_topology(rig):
     emb = rig.embedding
-    assert ALL_TOPOLOGY <= set(emb.landmark_indices.tolist())
+    assert ALL_TOPOLOGY.issubset(emb.landmark_indices.tolist())
     assert len(np.unique(emb.landmark_indices)) == len(emb.landmark_indices)
     assert emb.face_idx.min() >= 0 and emb.face_idx.max() < len(rig.faces)
     np.testing.assert_allclose(emb.bary.sum(axis=1), 1.0, atol=1e-5)
@@ -280,8 +280,9 @@ def test_eyeballs_never_poke_through_the_lids(rig, joint):
             assert distance.min() > radius, (blink, extra)
     # Shut, the lid lies in front of every eyeball point inside the open eye, whatever the gaze.
     opening = _landmarks(rig)
-    contour = np.array([opening[i][:2] for i in (topology.LEFT_EYE_UPPER if side == "Left" else topology.RIGHT_EYE_UPPER)]
-                       + [opening[i][:2] for i in (topology.LEFT_EYE_LOWER if side == "Left" else topology.RIGHT_EYE_LOWER)][::-1])
+    upper, lower = ((topology.LEFT_EYE_UPPER, topology.LEFT_EYE_LOWER) if side == "Left"
+                    else (topology.RIGHT_EYE_UPPER, topology.RIGHT_EYE_LOWER))
+    contour = np.array([opening[i][:2] for i in upper + lower[::-1]])
     for yaw, pitch in ((0.0, 0.0), (0.35, 0.2), (-0.35, -0.2)):
         gaze[JOINT_NAMES.index(joint)] = (pitch, yaw, 0.0)
         posed = pose_rig(rig, _weights(**{f"eyeBlink{side}": 1.0}), gaze)

@@ -28,11 +28,19 @@ Construction:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
-from avatar_live.face.rig import JOINT_NAMES, MATERIALS, LandmarkEmbedding, Rig, vertex_normals
+from avatar_live.face.rig import (
+    JOINT_NAMES,
+    MATERIALS,
+    LandmarkEmbedding,
+    Rig,
+    axis_angle_to_matrix,
+    vertex_normals,
+)
 from avatar_live.tracking import topology
 from avatar_live.types import ARKIT_NAMES
 
@@ -121,24 +129,23 @@ def _bump(points: np.ndarray, centre, radii) -> np.ndarray:
 
 
 def _mirror_x(points: np.ndarray) -> np.ndarray:
+    """Points reflected across x = 0 (the subject's left and right swapped)."""
     return points * np.array([-1.0, 1.0, 1.0])
 
 
 def _rotate_about(points: np.ndarray, pivot: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
     """Points (N x 3) turned by `angle` radians about the line through `pivot` along unit `axis`."""
-    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
-    rotation = np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
-    return (points - pivot) @ rotation.T + pivot
+    return (points - pivot) @ axis_angle_to_matrix(axis * angle).T + pivot
 
 
 def _stations(keys: list[float], spacing, fine: int = 2000) -> np.ndarray:
     """Samples from keys[0] to keys[-1] that hit every key and lie about `spacing(x)` apart."""
     out = [np.array([keys[0]], dtype=np.float64)]
-    for a, b in zip(keys[:-1], keys[1:]):
+    for a, b in pairwise(keys):
         xs = np.linspace(a, b, fine)
         density = 1.0 / spacing(xs)
         cum = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.abs(np.diff(xs)))])
-        count = max(1, int(round(cum[-1])))
+        count = max(1, round(cum[-1]))
         out.append(np.interp(np.linspace(0.0, cum[-1], count + 1)[1:], cum, xs))
     return np.concatenate(out)
 
@@ -309,6 +316,7 @@ class _EyeFrame:
 
 
 def _eye_frame(side: float) -> _EyeFrame:
+    """The left (side +1) or right (-1) eye, its opening turned EYE_YAW outwards."""
     lateral = np.array([side * np.cos(EYE_YAW), 0.0, -np.sin(EYE_YAW)])
     forward = np.array([side * np.sin(EYE_YAW), 0.0, np.cos(EYE_YAW)])
     return _EyeFrame(side, EYE_CENTRE * np.array([side, 1.0, 1.0]), np.stack([lateral, [0.0, 1.0, 0.0], forward]))
@@ -322,6 +330,7 @@ def _raise(local: np.ndarray, angle: np.ndarray) -> np.ndarray:
 
 
 def _elevation(local: np.ndarray) -> np.ndarray:
+    """Angle of eye-local points (N x 3) above the eye's forward axis, about its lateral axis; N."""
     return np.arctan2(local[:, 1], local[:, 2])
 
 
@@ -332,6 +341,7 @@ def _project_to_lid(local: np.ndarray) -> np.ndarray:
 
 
 def _slit_elevation(s: np.ndarray) -> np.ndarray:
+    """Elevation of the shut-lid line at slit positions s (-1 inner corner .. +1 outer)."""
     return SLIT_ELEVATION + SLIT_TILT * np.clip(s, -1.0, 1.0)
 
 
@@ -516,11 +526,13 @@ class _Skin:
 
 
 def _slit_columns(lon: np.ndarray, lo_deg: float, hi_deg: float) -> np.ndarray:
+    """Ids of the columns whose longitude lies in [lo_deg, hi_deg], corners included."""
     lon_deg = np.degrees(lon)
     return np.flatnonzero((lon_deg >= lo_deg - 1e-6) & (lon_deg <= hi_deg + 1e-6))
 
 
 def _build_skin() -> _Skin:
+    """Cast the grid, cut the slits (duplicated vertices) and lay both eyes shut on their lids."""
     origins, dirs, lon, eye_row, mouth_row = _grid_rays()
     n_rows, n_cols = origins.shape[:2]
     n_grid = n_rows * n_cols
@@ -740,7 +752,7 @@ def _teeth(front_z: float, upper: bool) -> _Part:
                             for r in range(len(_TOOTH_PROFILE) - 1)])
     towards = np.zeros((len(faces), 3))
     towards[np.isin(faces, ids[:2]).all(axis=1), 2] = 1.0  # the front faces the viewer
-    colors = TEETH_COLOR * np.where(np.tile(gap, len(_TOOTH_PROFILE)), 0.78, 1.0)[:, None]
+    colors = TEETH_COLOR * np.where(np.tile(gap, len(_TOOTH_PROFILE)), 0.88, 1.0)[:, None]
     return _Part(points, _orient(points, faces, towards), np.full(len(points), _MAT["teeth"]), colors)
 
 
@@ -766,20 +778,23 @@ class _Lips:
         """Height of the upper lip's red above the slit (a soft Cupid's bow); 0 at the corners."""
         t = np.clip(np.abs(x) / self.half_width, 0.0, 1.0)
         bow = 1.0 + 0.12 * np.exp(-(((t - 0.3) / 0.16) ** 2)) - 0.05 * np.exp(-((t / 0.12) ** 2))
-        return 0.72 * (1.0 - t * t) ** 0.6 * bow
+        return 0.82 * (1.0 - t * t) ** 0.6 * bow
 
     def lower_height(self, x: np.ndarray) -> np.ndarray:
         t = np.clip(np.abs(x) / self.half_width, 0.0, 1.0)
-        return 0.95 * (1.0 - t * t) ** 0.5
+        return 1.08 * (1.0 - t * t) ** 0.5
 
     def mask(self, points: np.ndarray) -> np.ndarray:
         """Soft 0..1 membership of the red of the lips; N x 3 -> N."""
         x, y = points[:, 0], points[:, 1]
-        inside = _ramp(MOUTH_Y + self.upper_height(x) - y, -0.1, 0.1) * _ramp(y - MOUTH_Y + self.lower_height(x), -0.1, 0.1)
+        # Borders softer than the grid is fine, so they read as curves rather than steps.
+        below_top = _ramp(MOUTH_Y + self.upper_height(x) - y, -0.15, 0.15)
+        inside = below_top * _ramp(y - MOUTH_Y + self.lower_height(x), -0.15, 0.15)
         return inside * (np.abs(x) < self.half_width + 0.05) * (points[:, 2] > self.front_z - 2.5)
 
 
 def _lips(skin: _Skin, skin_points: np.ndarray) -> _Lips:
+    """The lips' outline, sized by where the mouth slit's corners and middle ended up."""
     corner = skin_points[skin.vertex(skin.mouth_row, skin.mouth_cols[-1])]
     middle = skin_points[skin.vertex(skin.mouth_row, int(np.argmin(np.abs(skin.lon))))]
     return _Lips(half_width=float(corner[0]), front_z=float(middle[2]))
@@ -799,8 +814,9 @@ def _brow_edge(ax: np.ndarray, heights: np.ndarray) -> np.ndarray:
 def _brow_mask(points: np.ndarray) -> np.ndarray:
     """Soft 0..1 membership of both brows; N x 3 -> N."""
     ax, y = np.abs(points[:, 0]), points[:, 1]
-    inside = _ramp(y - _brow_edge(ax, _BROW_LOWER), -0.05, 0.1) * _ramp(_brow_edge(ax, _BROW_UPPER) - y, -0.05, 0.1)
-    ends = _ramp(ax, _BROW_X[-1] - 0.1, _BROW_X[-1] + 0.25) * (1.0 - _ramp(ax, _BROW_X[0] - 0.3, _BROW_X[0]))
+    # Edges softer than the grid is fine, so they read as curves rather than steps.
+    inside = _ramp(y - _brow_edge(ax, _BROW_LOWER), -0.15, 0.15) * _ramp(_brow_edge(ax, _BROW_UPPER) - y, -0.2, 0.2)
+    ends = _ramp(ax, _BROW_X[-1] - 0.15, _BROW_X[-1] + 0.35) * (1.0 - _ramp(ax, _BROW_X[0] - 0.5, _BROW_X[0]))
     return inside * ends * (points[:, 2] > -3.0)
 
 
@@ -815,8 +831,8 @@ def _skin_paint(skin: _Skin, points: np.ndarray) -> tuple[np.ndarray, np.ndarray
     colors = np.tile(SKIN_COLOR, (n, 1))
     blush = 0.3 * _both_sides(points, (3.9, -3.2, 0.0), (2.3, 1.7, 5.0))
     colors += blush[:, None] * (BLUSH_COLOR - SKIN_COLOR)
-    nostrils = np.clip(1.5 * _both_sides(points, (0.5, -4.2, 1.75), (0.36, 0.3, 0.5)), 0.0, 1.0)
-    colors *= 1.0 - 0.75 * nostrils[:, None]
+    nostrils = np.clip(1.5 * _both_sides(points, (0.5, -4.2, 1.75), (0.32, 0.26, 0.45)), 0.0, 1.0)
+    colors *= 1.0 - 0.5 * nostrils[:, None]
     lip = _lips(skin, points).mask(points)
     brow = _brow_mask(points)
     lash = np.zeros(n)
@@ -874,7 +890,8 @@ class _Head:
 def _eye_loop(skin: _Skin, eye: int) -> np.ndarray:
     """Skin ids around an eye opening: outer corner, upper lid edge, inner corner, lower edge back."""
     cols = skin.eye_cols[eye]
-    return np.concatenate([skin.slit(skin.eye_row, cols, lower=False), skin.slit(skin.eye_row, cols[-2:0:-1], lower=True)])
+    return np.concatenate([skin.slit(skin.eye_row, cols, lower=False),
+                           skin.slit(skin.eye_row, cols[-2:0:-1], lower=True)])
 
 
 def _mouth_loop(skin: _Skin) -> tuple[np.ndarray, np.ndarray]:
@@ -888,6 +905,7 @@ def _mouth_loop(skin: _Skin) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _assemble() -> _Head:
+    """Skin plus every other part in one mesh, painted, with the shapes' bookkeeping."""
     skin = _build_skin()
     skin_neutral = skin.neutral()
     skin_materials, skin_colors = _skin_paint(skin, skin_neutral)
@@ -914,7 +932,7 @@ def _assemble() -> _Head:
     frames = (_eye_frame(1.0), _eye_frame(-1.0))
     eye_loops = (_eye_loop(skin, 0), _eye_loop(skin, 1))
     sockets = tuple(add(_eye_socket(skin_neutral[loop], frame), SOCKET, _socket_points(skin.closed[loop], frame.centre),
-                        loop) for loop, frame in zip(eye_loops, frames))
+                        loop) for loop, frame in zip(eye_loops, frames, strict=True))
     mouth_loop, loop_side = _mouth_loop(skin)
     cavity = add(_mouth_cavity(skin_neutral[mouth_loop], loop_side), CAVITY, loop=mouth_loop)
     eyeballs, irises = [], []
@@ -977,7 +995,7 @@ def _jaw_weights(skin: _Skin, points: np.ndarray, kind: np.ndarray, mouth_side: 
     weight = np.zeros(len(points))
     weight[:n_skin] = (0.5 - 0.5 * mouth_side[:n_skin] * reach) * (1.0 - _ramp(_jaw_volume(p), 0.0, 1.6))
     weight[:n_skin][skin.row < 0] = 0.0
-    for ring, follow in zip(cavity, CAVITY_FOLLOW):
+    for ring, follow in zip(cavity, CAVITY_FOLLOW, strict=True):
         weight[ring] = follow * weight[mouth_loop] + (1.0 - follow) * (0.5 - 0.5 * loop_side)
     weight[throat] = 0.5
     weight[np.isin(kind, (TEETH_LOWER, TONGUE))] = 1.0
@@ -1103,9 +1121,9 @@ class _Shaper:
         out = self.keep_off_eyeballs(soft * self.skin_mask[:, None])
         rigid = jaw.offsets(self.p, head.jaw) if jaw is not None else np.zeros_like(self.p)
         out[: self.n_skin] += rigid[: self.n_skin]
-        for loop, socket, lids in zip(head.eye_loops, head.sockets, head.skin.lids):
+        for loop, socket, lids in zip(head.eye_loops, head.sockets, head.skin.lids, strict=True):
             out[socket] = _socket_points(self.p[loop] + out[loop], lids.frame.centre) - self.p[socket]
-        for ring, follow in zip(head.cavity, CAVITY_FOLLOW):
+        for ring, follow in zip(head.cavity, CAVITY_FOLLOW, strict=True):
             out[ring] = follow * out[head.mouth_loop] + (1.0 - follow) * rigid[ring]
         carried = np.isin(head.kind, (TEETH_LOWER, TONGUE))
         carried[head.throat] = True
@@ -1160,7 +1178,8 @@ class _Shaper:
         opened = self.jaw_open()
         gap = np.zeros((len(skin.lon), 3))
         cols = skin.mouth_cols
-        gap[cols] = opened[skin.slit(skin.mouth_row, cols, lower=True)] - opened[skin.slit(skin.mouth_row, cols, lower=False)]
+        gap[cols] = (opened[skin.slit(skin.mouth_row, cols, lower=True)]
+                     - opened[skin.slit(skin.mouth_row, cols, lower=False)])
         column_gap = np.zeros_like(self.p)
         column_gap[: self.n_skin] = gap[skin.col]
         distance = np.abs(self.p[:, 1] - MOUTH_Y)
@@ -1228,7 +1247,8 @@ class _Shaper:
     def mouth_press(self, side: float) -> np.ndarray:
         half = self.bump((side * 0.55 * self.lips.half_width, MOUTH_Y), (0.9 * self.lips.half_width, 1.4))
         borders = half * _ramp(np.abs(self.p[:, 1] - MOUTH_Y), 0.0, 0.7)
-        return self.finish(self.vec(borders * self.lip_side(1.0), y=-0.03) + self.vec(borders * self.lip_side(-1.0), y=0.03))
+        pressed = self.vec(borders * self.lip_side(1.0), y=-0.03) + self.vec(borders * self.lip_side(-1.0), y=0.03)
+        return self.finish(pressed)
 
     def mouth_lower_down(self, side: float) -> np.ndarray:
         lip = self.bump((side * 0.45 * self.lips.half_width, MOUTH_Y - 0.6), (self.lips.half_width, 1.9))
@@ -1243,7 +1263,7 @@ class _Shaper:
     def brow_down(self, side: float) -> np.ndarray:
         brow = self.bump((side * 2.5, 2.1), (3.6, 1.8))
         inner = 0.7 + 0.3 * _ramp(np.abs(self.p[:, 0]), 5.0, 1.5)  # the inner end pulls down and in most
-        return self.finish(self.vec(brow * inner, x=-side * 0.04, y=-0.08, z=0.01))
+        return self.finish(self.vec(brow * inner, x=-side * 0.045, y=-0.095, z=0.01))
 
     def brow_inner_up(self) -> np.ndarray:
         both = self.bump((1.8, 2.3), (2.7, 2.5)) + self.bump((-1.8, 2.3), (2.7, 2.5))
@@ -1275,9 +1295,11 @@ class _Shaper:
         lip = self.bump((0.0, MOUTH_Y - 0.5), (self.lips.half_width, 1.6)) * self.lip_side(-1.0) * self.lip_taper()
         out = self.finish(self.vec(lip, y=-0.05, z=0.03))
         tongue = self.head.kind == TONGUE
-        z = self.p[tongue, 2]
+        y, z = self.p[tongue, 1], self.p[tongue, 2]
         reach = _ramp(z, z.min() + 0.3 * (z.max() - z.min()), z.max())
-        out[tongue] = reach[:, None] * np.array([0.0, -0.35, 2.6])
+        # The front rises over the lower teeth and flattens as it slides out.
+        out[tongue, 1] = reach * (1.25 - 0.25 * (y - y.mean()))
+        out[tongue, 2] = reach * 2.7
         return out
 
 
@@ -1301,7 +1323,7 @@ def _on_chain(faces: np.ndarray, allowed: np.ndarray, ids: np.ndarray, spacing: 
     segment, t = _arc_points(spacing, count)
     face_idx = np.zeros(count, np.int64)
     bary = np.zeros((count, 3))
-    for k, (s, tk) in enumerate(zip(segment, t)):
+    for k, (s, tk) in enumerate(zip(segment, t, strict=True)):
         a, b = ids[s], ids[s + 1]
         face = int(np.flatnonzero(allowed & (faces == a).any(1) & (faces == b).any(1))[0])
         face_idx[k] = face
@@ -1317,7 +1339,7 @@ def _cast_mesh(points: np.ndarray, faces: np.ndarray, allowed: np.ndarray, origi
     e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     face_idx = np.zeros(len(origins), np.int64)
     bary = np.zeros((len(origins), 3))
-    for k, (origin, d) in enumerate(zip(origins, dirs)):
+    for k, (origin, d) in enumerate(zip(origins, dirs, strict=True)):
         pvec = np.cross(d, e2)
         det = np.sum(e1 * pvec, axis=1)
         safe = np.where(np.abs(det) < 1e-12, 1e-12, det)
@@ -1357,7 +1379,7 @@ def _embedding(head: _Head) -> LandmarkEmbedding:
     placed: dict[int, tuple[int, np.ndarray]] = {}
 
     def put(indices, face_idx, bary) -> None:
-        for index, face, b in zip(indices, face_idx, bary):
+        for index, face, b in zip(indices, face_idx, bary, strict=True):
             placed[int(index)] = (int(face), np.asarray(b, dtype=np.float64))
 
     # Lid edges: spaced along the shut slit, so each upper/lower pair meets when it shuts.
@@ -1384,10 +1406,11 @@ def _embedding(head: _Head) -> LandmarkEmbedding:
     for sign, (upper, lower) in ((1.0, (topology.LEFT_BROW_UPPER, topology.LEFT_BROW_LOWER)),
                                  (-1.0, (topology.RIGHT_BROW_UPPER, topology.RIGHT_BROW_LOWER))):
         for contour, heights, inset in ((upper, _BROW_UPPER, -0.08), (lower, _BROW_LOWER, 0.08)):
-            put(contour, *_cast_front(head, on_skin, _curve(sign * brow_x, _brow_edge(brow_x, heights) + inset, len(contour))))
+            edge = _curve(sign * brow_x, _brow_edge(brow_x, heights) + inset, len(contour))
+            put(contour, *_cast_front(head, on_skin, edge))
     # Irises: the pupil centre and the iris rim at +x, +y, -x, -y, on the eyeballs.
     for contour, ids in ((topology.LEFT_IRIS, head.irises[0]), (topology.RIGHT_IRIS, head.irises[1])):
-        for index, vertex in zip(contour, ids):
+        for index, vertex in zip(contour, ids, strict=True):
             face = int(np.flatnonzero((faces == vertex).any(1))[0])
             put([index], [face], [(faces[face] == vertex).astype(np.float64)])
     # Nose: down the midline from the nasion to the tip, then under the tip to the lip.
@@ -1432,13 +1455,14 @@ def _skin_weights(head: _Head) -> np.ndarray:
     weights[:, _J["global"]] = low_neck
     weights[:, _J["jaw"]] = head.jaw * (1.0 - low_neck)
     weights[:, _J["neck"]] = (1.0 - head.jaw) * (1.0 - low_neck)
-    for ids, joint in zip(head.eyeballs, ("left_eye", "right_eye")):
+    for ids, joint in zip(head.eyeballs, ("left_eye", "right_eye"), strict=True):
         weights[ids] = 0.0
         weights[ids, _J[joint]] = 1.0
     return weights
 
 
 def _to_rig(points: np.ndarray) -> np.ndarray:
+    """Design centimetres (N x 3) to rig units, float32."""
     return ((points - RIG_ORIGIN_CM) * CM_TO_RIG).astype(np.float32)
 
 
