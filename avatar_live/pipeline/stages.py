@@ -81,10 +81,13 @@ class EncodeStage:
             self._recalibrate.clear()
             self._solver.recalibrate()
         track = packet.track
+        height, width = packet.frame.image.shape[:2]
         if self._stills:
-            params = self._learned(self._solver.solve_image(track), track) if track is not None else FaceParams.neutral()
+            params = (self._learned(self._solver.solve_image(track, (width, height)), track)
+                      if track is not None else FaceParams.neutral())
         else:
-            raw = self._solver.solve_video_frame(track, packet.frame.time) if track is not None else None
+            raw = (self._solver.solve_video_frame(track, packet.frame.time, (width, height))
+                   if track is not None else None)
             params = self._smoother.update(self._learned(raw, track) if raw is not None else None, packet.frame.time)
         if params.face:
             params.emotion = estimate_emotion(params.arkit)

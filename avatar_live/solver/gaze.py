@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_live.tracking import topology
-from avatar_live.types import ARKIT_INDEX
+from avatar_live.types import ARKIT_INDEX, NUM_LANDMARKS
 
 GAZE_LIMIT = np.radians(30.0)
 """Largest eye rotation reported; also the rotation at which an eyeLook weight reaches 1."""
@@ -70,6 +70,8 @@ def measure_irises(points: np.ndarray) -> IrisPositions:
     Returns:
         The irises' positions and the eyes' openness.
     """
+    if points.shape != (NUM_LANDMARKS, 3):
+        raise ValueError(f"points must be {NUM_LANDMARKS} x 3, got {points.shape}")
     offsets = np.empty((2, 2))
     openness = np.empty(2)
     for e, eye in enumerate(_EYES):

@@ -1,7 +1,8 @@
 """The landmark solver: MediaPipe FaceMesh landmarks -> head pose, ARKit weights, gaze.
 
-Per frame: (1) a weighted similarity (rotation, scale, translation) from the neutral face
-to the observed landmarks on points that barely move with expression gives the head pose;
+Per frame: (1) a least-squares similarity (rotation, scale, translation) from the neutral
+face to the observed landmarks on points that barely move with expression
+(`topology.STABLE`) gives the head pose;
 (2) the inverse similarity brings the observation into the rig's frame, where its
 difference from a neutral face is explained by the rig's blendshapes region by region
 (`expression`); (3) the irises' places inside the eyes give the gaze (`gaze`).

@@ -50,39 +50,34 @@ class Similarity:
         return (points - self.translation) @ self.rotation / self.scale
 
 
-def fit_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> Similarity:
-    """Weighted least-squares similarity from source to target (Umeyama 1991).
+def fit_similarity(source: np.ndarray, target: np.ndarray) -> Similarity:
+    """Least-squares similarity from source to target (Umeyama 1991).
 
-    Minimises sum_k weights[k] * |scale * R @ source[k] + t - target[k]|^2 over a proper
-    rotation R (det +1), a positive scale and a translation t.
+    Minimises sum_k |scale * R @ source[k] + t - target[k]|^2 over a proper rotation R
+    (det +1), a positive scale and a translation t.
 
     Args:
         source: K x 3 points, K >= 3 and not all on one line.
         target: K x 3 corresponding points.
-        weights: K non-negative weights, or None for equal weights.
 
     Returns:
         The similarity mapping source onto target.
 
     Raises:
-        ValueError: on mismatched shapes or a degenerate (collinear or empty) source.
+        ValueError: on mismatched shapes or a degenerate (coincident or collinear) source.
     """
     if source.shape != target.shape or source.ndim != 2 or source.shape[1] != 3:
         raise ValueError(f"source and target must both be K x 3, got {source.shape} and {target.shape}")
-    w = np.ones(len(source)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(source),):
-        raise ValueError(f"weights must have {len(source)} entries, got {w.shape}")
-    w = w / w.sum()
-    mean_source = w @ source
-    mean_target = w @ target
+    mean_source = source.mean(axis=0)
+    mean_target = target.mean(axis=0)
     centred_source = source - mean_source
     centred_target = target - mean_target
-    covariance = (centred_target * w[:, None]).T @ centred_source
+    covariance = centred_target.T @ centred_source / len(source)
     u, singular, vt = np.linalg.svd(covariance)
     # A reflection would fit mirrored faces; flip the weakest axis to keep a rotation.
     signs = np.array([1.0, 1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
     rotation = (u * signs) @ vt
-    variance = float(w @ np.einsum("kd,kd->k", centred_source, centred_source))
+    variance = float(np.einsum("kd,kd->", centred_source, centred_source)) / len(source)
     if variance <= 0.0 or singular[1] <= 1e-12 * singular[0]:
         raise ValueError("source points are degenerate (coincident or collinear)")
     scale = float(singular @ signs) / variance
