@@ -18,6 +18,7 @@ from avatar_live.outputs.base import Sink
 from avatar_live.outputs.params_stream import ParamsStreamSink
 from avatar_live.outputs.video_file import VideoFileSink
 from avatar_live.outputs.virtual_camera import open_virtual_camera
+from avatar_live.pipeline.channels import Closed
 from avatar_live.pipeline.metrics import StageTimings, Summary
 from avatar_live.pipeline.runner import Pipeline
 from avatar_live.pipeline.stages import EncodeStage, OutputStage, RenderStage, TrackStage
@@ -129,8 +130,7 @@ def _run_offline(source: Source, stages: list, sinks: list[Sink], *, desc: str, 
     with _progress(total, desc) as bar:
 
         def finished(packet: Packet) -> None:
-            report.frames += 1
-            report.timings.add(packet.durations, packet.frame.stamps.get("capture"), time.perf_counter())
+            _count(report, packet)
             bar.update(1)
 
         pipeline = Pipeline(source, [*stages, OutputStage(sinks, on_packet=finished)], live=False,
@@ -216,43 +216,54 @@ def _open_live_sinks(outputs: LiveOutputs, *, size: tuple[int, int], fps: float)
     return sinks
 
 
+def _headless_fallback(outputs: LiveOutputs, duration: float | None, reason: str) -> tuple[LiveOutputs, float]:
+    """Without a usable display: record a short clip instead (unless a recording was asked for)."""
+    if outputs.record is None:
+        path = Path(tempfile.gettempdir()) / f"avatar-live-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
+        outputs = LiveOutputs(path, outputs.params, outputs.virtualcam, outputs.virtualcam_backend)
+    duration = duration if duration is not None else NO_DISPLAY_SECONDS
+    log.warning("%s: running headless for %.0f s, recording to %s", reason, duration, outputs.record)
+    return outputs, duration
+
+
 def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headless: bool,
              duration: float | None = None) -> RunReport:
     """The live app: source -> avatar in a window (or headless) -> outputs, in real time.
 
-    With no display and no `headless`, renders the first `NO_DISPLAY_SECONDS` to a video
-    file instead (unless a recording was asked for) and says where. Takes ownership of
-    `source` (closes it).
+    Without a usable display (and without `headless`), renders the first
+    `NO_DISPLAY_SECONDS` to a video file instead (unless a recording was asked for) and
+    says where. Takes ownership of `source` (closes it).
     """
-    if not headless and not has_display():
-        headless = True
-        if outputs.record is None:
-            path = Path(tempfile.gettempdir()) / f"avatar-live-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
-            outputs = LiveOutputs(path, outputs.params, outputs.virtualcam, outputs.virtualcam_backend)
-        duration = duration if duration is not None else NO_DISPLAY_SECONDS
-        log.warning("no display: running headless for %.0f s, recording to %s", duration, outputs.record)
+    window = None
+    if not headless:
+        if not has_display():
+            outputs, duration = _headless_fallback(outputs, duration, "no display")
+        else:
+            from avatar_live.render.window import Window
+
+            try:
+                window = Window(options.size)
+            except AvatarLiveError as exc:
+                outputs, duration = _headless_fallback(outputs, duration, str(exc))
     log.info("source: %s (%dx%d @ %.1f fps)", source.name, source.size[0], source.size[1], source.fps)
     try:
         track, encode = _front_stages(source, options)
         sinks = _open_live_sinks(outputs, size=options.size, fps=source.fps)
     except BaseException:
         source.close()
+        if window is not None:
+            window.close()
         raise
     report = RunReport(frames=0, seconds=0.0, outputs=[s.name for s in sinks])
     output_stage = OutputStage(sinks, on_packet=lambda p: _count(report, p))
     pace = not source.live and not source.stills
-    if headless:
+    if window is None:
         stages = [track, encode, _render_stage(options, encode), output_stage]
         pipeline = Pipeline(source, stages, live=True, pace=pace, duration=duration)
         return _run_live_pipeline(pipeline, report, main_loop=None)
-    from avatar_live.render.window import Window
 
-    try:
-        window = Window(options.size)
-    except BaseException:
-        output_stage.close()
-        source.close()
-        raise
+    # glfw needs the main thread, and the window's GL context is current there: render,
+    # show and output on the main thread; capture, tracking and encoding run on theirs.
     render = _render_stage(options, encode, ctx_factory=lambda: window.ctx)
     pipeline = Pipeline(source, [track, encode], live=True, pace=pace, duration=duration)
 
@@ -267,7 +278,7 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
                         return
                 try:
                     packet = pipeline.output.get(timeout=1.0 / 120)
-                except Exception:  # Closed: the source ended
+                except Closed:  # the source ended
                     return
                 if packet is None:
                     continue

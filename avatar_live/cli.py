@@ -12,7 +12,7 @@ from avatar_live.errors import AvatarLiveError
 
 log = logging.getLogger("avatar_live")
 
-COMMANDS = ("run", "render", "track", "bench")
+COMMANDS = ("run", "render", "track", "bench", "avatar-sheet")
 
 DESCRIPTION = """\
 Real-time webcam avatar. Finds your face, estimates 52 ARKit blendshapes, head pose and
@@ -25,6 +25,7 @@ commands (default: run):
   render   offline: every frame of a video/images -> avatar video (none dropped)
   track    offline: every frame -> face parameters as JSON lines
   bench    per-stage and end-to-end timings
+  avatar-sheet  a picture of the avatar: neutral, each blendshape, a few expressions
 
 examples:
   avatar-live --source demo                 # no webcam needed
@@ -116,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="video file, images, or `demo` (default)")
     bench.add_argument("--frames", type=int, help="frames to run (default: all of a file, 300 of the demo)")
     _add_common(bench)
+
+    sheet = commands.add_parser("avatar-sheet", help="render the avatar's blendshapes into one labelled picture",
+                                description="Renders the neutral head, each of its blendshapes at full weight "
+                                            "and a few combined expressions (joy, surprise, anger, sadness, "
+                                            "disgust) in a labelled grid: for checking an avatar at a glance.")
+    sheet.add_argument("-o", "--output", type=Path, required=True, metavar="SHEET.png")
+    sheet.add_argument("--cell", type=_size, default=(240, 240), metavar="WxH", help="size of each cell")
+    sheet.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
     return parser
 
 
@@ -134,10 +143,25 @@ def _print_report(report, *, what: str) -> None:
         print(f"  wrote {output}")
 
 
+def _avatar_sheet(output: Path, cell: tuple[int, int]) -> int:
+    import cv2
+
+    from avatar_live.face.builtin_head import build_builtin_head
+    from avatar_live.render.sheet import render_avatar_sheet
+
+    sheet = render_avatar_sheet(build_builtin_head(), cell_size=cell)
+    if not cv2.imwrite(str(output), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+        raise AvatarLiveError(f"cannot write {output}: use a .png or .jpg path in a writable folder")
+    print(f"wrote {output} ({sheet.shape[1]}x{sheet.shape[0]})")
+    return 0
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from avatar_live import app
     from avatar_live.capture.sources import open_source
 
+    if args.command == "avatar-sheet":
+        return _avatar_sheet(args.output, args.cell)
     options = _options(args)
     if args.command == "bench":
         from avatar_live.bench import format_report, run_bench

@@ -17,6 +17,7 @@ from pathlib import Path
 from avatar_live.app import AppOptions
 from avatar_live.bench import format_report, run_bench
 from avatar_live.cli import _size
+from avatar_live.console import filter_native_stderr
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "WolfgangLanger_Pexels.mp4"
 
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--size", type=_size, default=(640, 480))
     parser.add_argument("--no-hud", action="store_true")
     args = parser.parse_args()
+    filter_native_stderr()
     logging.basicConfig(level=logging.WARNING)
     report = run_bench(args.video, AppOptions(size=args.size, hud=not args.no_hud))
     print(f"{Path(args.video).name}, {args.size[0]}x{args.size[1]}, HUD {'off' if args.no_hud else 'on'}, "
