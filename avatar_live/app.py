@@ -245,7 +245,6 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
                 window = Window(options.size)
             except AvatarLiveError as exc:
                 outputs, duration = _headless_fallback(outputs, duration, str(exc))
-    log.info("source: %s (%dx%d @ %.1f fps)", source.name, source.size[0], source.size[1], source.fps)
     try:
         track, encode = _front_stages(source, options)
         sinks = _open_live_sinks(outputs, size=options.size, fps=source.fps)
@@ -254,6 +253,7 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
         if window is not None:
             window.close()
         raise
+    log.info("source: %s (%dx%d @ %.1f fps)", source.name, source.size[0], source.size[1], source.fps)
     report = RunReport(frames=0, seconds=0.0, outputs=[s.name for s in sinks])
     output_stage = OutputStage(sinks, on_packet=lambda p: _count(report, p))
     pace = not source.live and not source.stills

@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _options(args: argparse.Namespace):
     from avatar_live.app import AppOptions
 
+    if args.tracker == "landmarker" and args.landmarker_task is None:
+        raise AvatarLiveError("--tracker landmarker needs --landmarker-task PATH (MediaPipe's face_landmarker.task)")
+
     return AppOptions(size=args.size, fps=getattr(args, "fps", None), hud=not args.no_hud,
                       self_view=args.self_view, calibrate=not args.no_calibrate,
                       calibration_seconds=args.calibration_seconds, tracker=args.tracker,
@@ -188,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
     if not args.verbose:
-        from avatar_live.console import filter_native_stderr
+        from avatar_live.console import filter_native_stderr, quiet_native_libraries
 
+        quiet_native_libraries()
         filter_native_stderr()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="avatar-live: %(message)s")

@@ -1,4 +1,4 @@
-"""Keeps MediaPipe's native log lines off the user's console.
+"""Keeps native libraries' log lines off the user's console; our own messages say it in one line.
 
 MediaPipe's C++ code writes warnings such as "Feedback manager requires a model with a
 single signature inference" straight to file descriptor 2, from its own threads, where
@@ -20,6 +20,13 @@ NATIVE_NOISE = re.compile(
     rb"|INFO: Created TensorFlow Lite"
     rb"|WARNING: All log messages before absl::InitializeLog)"
 )
+
+
+def quiet_native_libraries() -> None:
+    """Silence OpenCV's and its FFmpeg's own logging ("can't open camera by index",
+    "moov atom not found"). Takes effect only before cv2 is first imported."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 def filter_native_stderr() -> None:
