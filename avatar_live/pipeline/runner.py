@@ -8,10 +8,11 @@ source down, so each stage finishes what it holds and every sink is finalized.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from avatar_live.capture.base import Source
 from avatar_live.pipeline.channels import Closed, LatestMailbox, OrderedChannel
@@ -126,46 +127,51 @@ class Pipeline:
         for channel in self._channels:
             channel.close()
 
+    @contextlib.contextmanager
+    def _errors_stop_the_pipeline(self) -> Iterator[None]:
+        """In a pipeline thread: a closed channel ends it quietly; any error stops everything
+        and is re-raised in the main thread by `join()`."""
+        try:
+            yield
+        except Closed:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by join()
+            self.fail(exc)
+
     def _capture(self) -> None:
         out = self._channels[0]
         started = time.perf_counter()
         try:
-            while not self._stop.is_set():
-                if self._max_frames is not None and self.frames_captured >= self._max_frames:
-                    break
-                read_started = time.perf_counter()
-                frame = self._source.read()
-                if frame is None:
-                    break
-                if self._duration is not None and frame.time >= self._duration:
-                    break
-                if self._pace:
-                    delay = frame.time - (time.perf_counter() - started)
-                    if delay > 0 and self._stop.wait(delay):
-                        break
-                out.put(Packet(frame, durations={"capture": time.perf_counter() - read_started}))
-                self.frames_captured += 1
-        except Closed:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by join()
-            self.fail(exc)
+            with self._errors_stop_the_pipeline():
+                self._capture_until_done(out, started)
         finally:
             out.close()
             self._source.close()
 
+    def _capture_until_done(self, out, started: float) -> None:
+        while not self._stop.is_set():
+            if self._max_frames is not None and self.frames_captured >= self._max_frames:
+                return
+            read_started = time.perf_counter()
+            frame = self._source.read()
+            if frame is None:
+                return
+            if self._duration is not None and frame.time >= self._duration:
+                return
+            if self._pace:
+                delay = frame.time - (time.perf_counter() - started)
+                if delay > 0 and self._stop.wait(delay):
+                    return
+            out.put(Packet(frame, durations={"capture": time.perf_counter() - read_started}))
+            self.frames_captured += 1
+
     def _work(self, stage: Stage, inp, out) -> None:
         try:
-            while True:
-                try:
+            with self._errors_stop_the_pipeline():
+                while True:
                     packet = inp.get(timeout=_POLL_S)
-                except Closed:
-                    break
-                if packet is not None:
-                    out.put(stage(packet))
-        except Closed:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by join()
-            self.fail(exc)
+                    if packet is not None:
+                        out.put(stage(packet))
         finally:
             out.close()
             close = getattr(stage, "close", None)
