@@ -142,6 +142,10 @@ def _options(args: argparse.Namespace):
 
 def _print_report(report, *, what: str) -> None:
     print(f"{what}: {report.frames} frames in {report.seconds:.1f} s ({report.fps:.1f} fps)")
+    if what == "live" and report.frames:
+        latency = report.summaries()["end-to-end latency"]
+        print(f"  capture-to-output latency: median {latency.median_ms:.0f} ms, p95 {latency.p95_ms:.0f} ms; "
+              f"{report.dropped} stale frames skipped")
     for output in report.outputs:
         print(f"  wrote {output}")
 
