@@ -368,6 +368,19 @@ def test_calibration_removes_the_users_own_proportions():
         assert arkit(expressive, name) == pytest.approx(value, abs=0.1), name
 
 
+def test_an_expression_held_while_calibrating_still_reads_afterwards():
+    # A video that starts with a broad smile: the smile beyond what a face's own
+    # proportions could explain must not become part of the neutral.
+    s = solver(calibration_seconds=0.3)
+    smile = weights_of(mouthSmileLeft=0.9, mouthSmileRight=0.9)
+    time = 0.0
+    while s.calibrating:
+        s.solve_video_frame(observe(smile), time)
+        time += 1.0 / 30.0
+    later = s.solve_video_frame(observe(smile), time)
+    assert arkit(later, "mouthSmileLeft") > 0.15 and arkit(later, "mouthSmileRight") > 0.15
+
+
 def test_recalibrate_reopens_the_window_for_a_new_face():
     s = solver(calibration_seconds=0.3)
     time = _calibrate(s, _identity(3), start=0.0)

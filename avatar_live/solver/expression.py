@@ -180,11 +180,29 @@ class ExpressionModel:
             )
             names += seen
         self._outputs = np.array([ARKIT_INDEX[n] for n in names], dtype=np.int64)
+        # S x K x 3 landmark motions of the solved shapes, in rig units (no axis weights).
+        self._motions = np.array(
+            [embed_landmarks(rig.blendshapes[rig.blendshape_names.index(n)], rig.faces, embedding) for n in names],
+            dtype=np.float64,
+        ).reshape(len(names), *self.neutral.shape)
 
     @property
     def solved_shapes(self) -> tuple[str, ...]:
         """ARKit names this rig's landmarks can show, in solve order."""
         return tuple(ARKIT_NAMES[i] for i in self._outputs)
+
+    def motion(self, weights: np.ndarray) -> np.ndarray:
+        """The landmark motion of a set of weights (the rig's linear landmark model).
+
+        Args:
+            weights: 52 ARKit weights (ARKIT_NAMES order); shapes not solved are ignored.
+
+        Returns:
+            K x 3 landmark offsets from the neutral, in the rig's frame and units.
+        """
+        if weights.shape != (len(ARKIT_NAMES),):
+            raise ValueError(f"weights must be {len(ARKIT_NAMES)}, got {weights.shape}")
+        return np.tensordot(weights[self._outputs], self._motions, axes=1)
 
     def solve(self, residual: np.ndarray) -> np.ndarray:
         """ARKit weights explaining a landmark residual.

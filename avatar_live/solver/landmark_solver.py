@@ -45,12 +45,18 @@ class SolverOptions:
             (at 0.3 a full blink on the built-in head reads 0.92, a full smile 0.92).
         depth_weight: weight of landmark depth (z) errors relative to x and y errors;
             MediaPipe's depth is the least reliable coordinate.
+        identity_limit: the largest weight, per shape, that the calibrated neutral may
+            read as against the rig's neutral and still be taken for the user's own
+            proportions. More is an expression held during calibration (a video that
+            starts with a smile or a look down), and that part is left out of the
+            neutral, so the expression still reads when it is held again later.
     """
 
     calibration_seconds: float = 1.0
     calibrate: bool = True
     prior: float = 0.3
     depth_weight: float = 0.1
+    identity_limit: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,10 @@ class LandmarkSolver:
         """Use `create_from_options`."""
         if options.calibration_seconds < 0.0:
             raise AvatarLiveError(f"calibration_seconds must be >= 0, got {options.calibration_seconds}")
-        if options.prior <= 0.0 or options.depth_weight < 0.0:
+        if options.prior <= 0.0 or options.depth_weight < 0.0 or not 0.0 <= options.identity_limit <= 1.0:
             raise AvatarLiveError(
-                f"prior must be > 0 and depth_weight >= 0, got {options.prior} and {options.depth_weight}"
+                "need prior > 0, depth_weight >= 0 and 0 <= identity_limit <= 1, got "
+                f"{options.prior}, {options.depth_weight} and {options.identity_limit}"
             )
         self._options = options
         self._eye_scale = float(rig.eye_scale)
@@ -204,8 +211,11 @@ class LandmarkSolver:
     def _neutral_from(self, result: CalibrationResult) -> _Neutral:
         if not self._options.calibrate:
             return self._average_neutral(result.scale, result.centre)
+        landmarks = result.landmarks[self._covered]
+        held = self._model.solve(landmarks - self._model.neutral)
+        excess = np.maximum(held - self._options.identity_limit, 0.0)
         return _Neutral(
-            landmarks=result.landmarks[self._covered],
+            landmarks=landmarks - self._model.motion(excess),
             iris_offsets=measure_irises(result.landmarks).offsets,
             scale=result.scale,
             centre=result.centre,

@@ -1,0 +1,56 @@
+"""Fidelity of the default tracker (FaceMesh -> landmark solver -> smoother) against
+MediaPipe FaceLandmarker's learned blendshapes, on the shared videos with a face.
+
+Usage: python benchmarks/fidelity.py [--data /work/shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.solver.fidelity import KEY_SHAPES, FidelityReport, compare, encode_clip, track_clip
+
+CLIPS = ("WolfgangLanger_Pexels.mp4", "single_face.mp4", "face_noface.mov", "noface_face.mov")
+GOAL_MEAN = 0.8
+GOAL_KEY = 0.85
+
+
+def _print_report(report: FidelityReport) -> None:
+    print(f"\n{report.clip}: {report.frames} frames with a face in both")
+    print(f"  {'shape':22s} {'ref std':>8s} {'r':>6s}")
+    for shape in report.shapes:
+        print(f"  {shape.name:22s} {shape.reference_std:8.3f} {shape.r:+6.2f}")
+    print(f"  {'mean':22s} {'':8s} {report.mean_r:+6.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    args = parser.parse_args()
+    task = args.data / "models" / "face_landmarker.task"
+    rig = build_builtin_head()
+    reports = []
+    for clip in CLIPS:
+        tracks = track_clip(args.data / "video" / clip, task)
+        report = compare(clip, encode_clip(tracks, rig), tracks.reference)
+        _print_report(report)
+        reports.append(report)
+
+    mean = float(np.mean([r.mean_r for r in reports]))
+    print(f"\nmean r over clips: {mean:.3f}  (goal >= {GOAL_MEAN}: {'met' if mean >= GOAL_MEAN else 'NOT met'})")
+    for name in KEY_SHAPES:
+        values = [r.r_of(name) for r in reports if r.r_of(name) is not None]
+        if not values:
+            print(f"{name:16s} varies in no clip")
+            continue
+        worst = min(values)
+        listed = " ".join(f"{v:.2f}" for v in values)
+        print(f"{name:16s} r per clip {listed}  (goal >= {GOAL_KEY}: {'met' if worst >= GOAL_KEY else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
