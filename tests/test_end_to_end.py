@@ -234,3 +234,11 @@ def test_live_app_in_a_window_shows_the_avatar_and_records(tmp_path, xvfb_displa
     assert "no display" not in result.stderr  # it really used the window
     frames, _, width, height = _video_info(out)
     assert (width, height) == (320, 240) and frames > 30
+
+
+def test_avatar_sheet_command_writes_the_picture(tmp_path):
+    out = tmp_path / "sheet.png"
+    assert main(["avatar-sheet", "-o", str(out), "--cell", "120x120"]) == 0
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[1] == 8 * 120  # 8 columns of cells
+    assert main(["avatar-sheet", "-o", str(tmp_path / "no-such-dir" / "sheet.png")]) == 1

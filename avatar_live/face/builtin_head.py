@@ -54,6 +54,7 @@ RIG_ORIGIN_CM = np.array([0.0, 0.6, -7.5])
 AXIS_Z = -6.5  # the vertical axis the skin rays start from
 CAP_Y = 4.0  # above this the rays fan up over the skull
 JAW_Y = -9.5  # below this the rays sweep under the chin and down the neck
+NECK_BOTTOM_Y = -31.0  # well below the frame's bottom edge (about 2.3 eye scales below the eyes)
 EYE_SLIT_Y = 0.0
 MOUTH_Y = -6.1
 MOUTH_CORNER_LON = 19.8  # degrees of longitude (seen from the axis) of the mouth corners
@@ -67,7 +68,7 @@ LID_RADIUS = 1.42  # lid surface radius about the lateral axis; the margin over 
 LID_LENGTH = 1.95  # lid surface semi-axis along the lateral axis (the opening is wider than tall)
 EYE_YAW = np.radians(14.0)  # the opening faces this far outwards, so the outer corner sits further back
 SLIT_ELEVATION = -0.19  # radians about the eye centre where the shut lids meet
-SLIT_TILT = 0.07  # the outer corner this much higher (radians) than the inner one
+SLIT_TILT = 0.14  # the outer corner this much higher (radians) than the inner one
 UPPER_LID_OPEN = 0.64  # radians the upper lid is raised at rest (peak of the almond)
 LOWER_LID_OPEN = 0.17
 UPPER_LID_REACH = 1.45  # radians above the slit over which the upper lid's turn fades out
@@ -248,10 +249,10 @@ def _head_field(p: np.ndarray) -> np.ndarray:
     d = _sd_ellipsoid(p, (0.0, 2.2, -8.0), (7.6, 9.0, 9.5))  # cranium
     d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -3.2, -4.0), (6.9, 5.0, 5.0)), 1.8)  # midface
     d = _smooth_union(d, _sd_ellipsoid(pm, (4.5, -1.6, -2.0), (2.2, 1.4, 2.1)), 1.8)  # cheekbones
-    d = _smooth_union(d, _sd_ellipsoid(pm, (3.2, -4.6, -1.2), (2.3, 2.1, 2.0)), 2.0)  # cheeks
+    d = _smooth_union(d, _sd_ellipsoid(pm, (3.4, -4.4, -2.1), (2.3, 2.1, 2.0)), 2.0)  # cheeks
     d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -7.1, -4.3), (6.1, 4.5, 5.0)), 2.0)  # mandible
     d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -10.1, -0.6), (2.5, 1.7, 1.3)), 1.6)  # chin
-    d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -5.8, -2.4), (3.3, 2.6, 3.6)), 1.2)  # muzzle
+    d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -5.8, -2.4), (2.8, 2.6, 3.8)), 1.2)  # muzzle
     d = _smooth_union(d, _sd_ellipsoid(p, (0.0, 1.9, -1.6), (5.6, 1.4, 2.7)), 1.2)  # brow ridge
     orbit = _sd_ellipsoid(pm, (3.1, 0.15, -0.6), (1.9, 1.25, 1.4))
     d = -_smooth_union(-d, orbit, 1.0)  # eye sockets carved out ...
@@ -260,10 +261,11 @@ def _head_field(p: np.ndarray) -> np.ndarray:
     d = _smooth_union(d, _sd_round_cone(p, (0.0, 0.6, 0.7), (0.0, -3.1, 2.3), 0.62, 0.72), 0.8)  # bridge
     d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -3.45, 2.2), (0.82, 0.78, 0.85)), 0.6)  # nose tip
     d = _smooth_union(d, _sd_ellipsoid(pm, (1.02, -3.95, 1.3), (0.62, 0.55, 0.7)), 0.5)  # nose wings
-    d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -5.62, 0.35), (2.5, 0.78, 1.1)), 0.45)  # upper lip
-    d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -6.72, 0.2), (2.25, 0.78, 1.05)), 0.45)  # lower lip
-    d = _smooth_union(d, _sd_round_cone(p, (0.0, -7.0, -8.3), (0.0, -24.0, -7.8), 5.1, 5.3), 2.5)  # neck
-    d = _smooth_union(d, _sd_ellipsoid(pm, (7.0, -1.3, -8.1), (1.5, 2.9, 1.9)), 1.1)  # ears
+    d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -5.62, 0.6), (2.4, 0.78, 1.1)), 0.45)  # upper lip
+    d = _smooth_union(d, _sd_ellipsoid(p, (0.0, -6.72, 0.42), (2.15, 0.78, 1.05)), 0.45)  # lower lip
+    d = _smooth_union(d, _sd_round_cone(p, (0.0, -7.0, -8.3), (0.0, -36.0, -8.3), 5.4, 5.8), 2.5)  # neck
+    d = _smooth_union(d, _sd_round_cone(p, (0.0, -19.0, -8.6), (0.0, -36.0, -8.6), 4.5, 9.5), 3.0)  # its base
+    d = _smooth_union(d, _sd_ellipsoid(pm, (7.0, -1.3, -8.1), (1.5, 2.9, 1.9)), 1.6)  # ears
     return d
 
 
@@ -450,25 +452,29 @@ def _grid_rays() -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """
 
     def column_spacing(lon: np.ndarray) -> np.ndarray:
-        return 2.25 + 2.9 * _ramp(lon, 45.0, 75.0) + 13.0 * _ramp(lon, 75.0, 140.0)
+        return 2.7 + 3.6 * _ramp(lon, 45.0, 75.0) + 15.0 * _ramp(lon, 75.0, 140.0)
 
     half = _stations([0.0, EYE_INNER_LON, MOUTH_CORNER_LON, EYE_OUTER_LON, 180.0], column_spacing)
     lon = np.radians(np.concatenate([-half[-2:0:-1], half]))
 
     def row_spacing(y: np.ndarray) -> np.ndarray:
-        eyes_and_brows = _ramp(y, -1.9, -1.1) * (1.0 - _ramp(y, 3.2, 3.9))
+        # Finest across the lids, which fold the most; the brows and lips need a little less.
+        eyes = _ramp(y, -1.9, -1.1) * (1.0 - _ramp(y, 1.2, 1.9))
+        brows = _ramp(y, 1.2, 1.9) * (1.0 - _ramp(y, 3.2, 3.9))
         mouth = 1.0 - _ramp(np.abs(y - MOUTH_Y), 1.4, 2.3)
         nose = 1.0 - _ramp(np.abs(y + 3.6), 0.8, 1.6)
-        return 0.55 - 0.33 * np.maximum(eyes_and_brows, mouth) - 0.2 * nose
+        return 0.75 - np.maximum.reduce([0.53 * eyes, 0.45 * brows, 0.49 * mouth, 0.35 * nose])
 
     levels = _stations([CAP_Y, EYE_SLIT_Y, MOUTH_Y, JAW_Y], row_spacing)
-    cap = np.radians([80.0, 64.0, 49.0, 36.0, 25.0, 16.0, 9.0, 4.0])  # coarse: the hair covers it
-    sweep = np.linspace(0.0, 1.0, 10)[1:]
+    cap = np.radians([80.0, 62.0, 45.0, 30.0, 17.0, 7.0])  # coarse: the hair covers it
+    sweep = np.linspace(0.0, 1.0, 8)[1:]
+    neck = np.linspace(-18.0, NECK_BOTTOM_Y, 5)  # coarse: a plain cylinder, mostly out of frame
     # (origin height, elevation) for the front and the back of the head, blended by longitude.
-    front_y = np.concatenate([np.full(cap.size, CAP_Y), levels, JAW_Y - 2.4 * _ramp(sweep, 0.55, 1.0)])
-    front_el = np.concatenate([cap, np.zeros(levels.size), -np.radians(50.0) * np.minimum(sweep / 0.55, 1.0) ** 1.15])
-    back_y = np.concatenate([np.full(cap.size, CAP_Y), levels, JAW_Y - 5.9 * sweep])
-    back_el = np.concatenate([cap, np.zeros(levels.size + sweep.size)])
+    front_y = np.concatenate([np.full(cap.size, CAP_Y), levels, JAW_Y - 2.4 * _ramp(sweep, 0.55, 1.0), neck])
+    front_el = np.concatenate([cap, np.zeros(levels.size), -np.radians(50.0) * np.minimum(sweep / 0.55, 1.0) ** 1.15,
+                               np.zeros(neck.size)])
+    back_y = np.concatenate([np.full(cap.size, CAP_Y), levels, JAW_Y - 5.9 * sweep, neck])
+    back_el = np.concatenate([cap, np.zeros(levels.size + sweep.size + neck.size)])
     front = 1.0 - _ramp(np.degrees(np.abs(lon)), 55.0, 115.0)
     origin_y = back_y[:, None] + (front_y - back_y)[:, None] * front[None, :]
     elev = back_el[:, None] + (front_el - back_el)[:, None] * front[None, :]
@@ -586,7 +592,7 @@ def _grid_faces(ids: np.ndarray, top_id: int, bottom_id: int) -> np.ndarray:
 # Hairline elevation (degrees, about HAIR_CENTRE) by longitude: forehead, temple, sideburn,
 # over the ear, nape.
 _HAIRLINE_LON = np.array([0.0, 25.0, 45.0, 62.0, 72.0, 78.0, 84.0, 92.0, 105.0, 125.0, 150.0, 180.0])
-_HAIRLINE_ELEV = np.array([31.0, 30.0, 26.0, 17.0, 2.0, -8.0, 0.0, 8.0, 8.0, -8.0, -28.0, -34.0])
+_HAIRLINE_ELEV = np.array([31.0, 30.0, 26.0, 18.0, 8.0, 2.0, 4.0, 8.0, 8.0, -8.0, -28.0, -34.0])
 
 # Hair shell rows: (share of the way from the hairline up to the crown, height above the
 # scalp in cm). The first row tucks under the skin, so the hairline is a clean edge.
@@ -630,7 +636,7 @@ class _Part:
 
 def _hair() -> _Part:
     """A cap of short hair: a shell over the scalp whose edge follows the hairline."""
-    lon = np.radians(_stations([-180.0, 0.0, 180.0], lambda a: 5.0 + 5.0 * _ramp(np.abs(a), 40.0, 120.0))[:-1])
+    lon = np.radians(_stations([-180.0, 0.0, 180.0], lambda a: 6.0 + 8.0 * _ramp(np.abs(a), 40.0, 120.0))[:-1])
     start = _hairline(lon)
     origins = np.tile(HAIR_CENTRE, (len(lon), 1))
     rows = []
@@ -650,7 +656,7 @@ def _hair() -> _Part:
 
 _EYE_RINGS = np.array([0.0, 0.09, PUPIL_ANGLE, PUPIL_ANGLE + 0.02, 0.3, IRIS_ANGLE - 0.03, IRIS_ANGLE,
                        IRIS_ANGLE + 0.025, 0.75, 1.1, 1.6, 2.2, np.pi])
-_EYE_SEGMENTS = 20  # divisible by 4: the iris-rim landmarks sit on vertices at 0, 90, 180, 270 degrees
+_EYE_SEGMENTS = 16  # divisible by 4: the iris-rim landmarks sit on vertices at 0, 90, 180, 270 degrees
 
 
 def _eyeball(frame: _EyeFrame) -> tuple[_Part, np.ndarray]:
@@ -741,7 +747,8 @@ def _teeth(front_z: float, upper: bool) -> _Part:
     arch = np.stack([x, np.zeros_like(x), front_z - curve * x * x], 1)
     outward = np.stack([2.0 * curve * x, np.zeros_like(x), np.ones_like(x)], 1)
     outward /= np.linalg.norm(outward, axis=1, keepdims=True)
-    sign, bite = (1.0, MOUTH_Y - 0.22) if upper else (-1.0, MOUTH_Y + 0.07)
+    # The upper incisors reach a little below the upper lip, so they show when the mouth opens.
+    sign, bite = (1.0, MOUTH_Y - 0.5) if upper else (-1.0, MOUTH_Y + 0.07)
     recess = np.where(gap, 0.05, 0.0)
     points = np.concatenate([arch + np.array([0.0, bite + sign * height, 0.0]) - (depth + recess)[:, None] * outward
                              for height, depth in _TOOTH_PROFILE])
@@ -993,7 +1000,8 @@ def _jaw_weights(skin: _Skin, points: np.ndarray, kind: np.ndarray, mouth_side: 
     width = 0.5 + np.maximum(lateral - half_width, 0.0)  # the cheeks share the motion more widely
     reach = 1.0 - (1.0 - h) * np.exp(-np.abs(below) / width)
     weight = np.zeros(len(points))
-    weight[:n_skin] = (0.5 - 0.5 * mouth_side[:n_skin] * reach) * (1.0 - _ramp(_jaw_volume(p), 0.0, 1.6))
+    # A wide fade under the jaw: the skin there stretches over the open jaw instead of folding.
+    weight[:n_skin] = (0.5 - 0.5 * mouth_side[:n_skin] * reach) * (1.0 - _ramp(_jaw_volume(p), 0.0, 3.2))
     weight[:n_skin][skin.row < 0] = 0.0
     for ring, follow in zip(cavity, CAVITY_FOLLOW, strict=True):
         weight[ring] = follow * weight[mouth_loop] + (1.0 - follow) * (0.5 - 0.5 * loop_side)
@@ -1063,7 +1071,11 @@ class _Shaper:
                     break
             else:
                 out.append(both[name]())
-        return np.stack(out)
+        shapes = np.stack(out)
+        # Offsets far below a micron are rounding noise (a near-zero weight times a rotation
+        # whose last bits depend on memory alignment); zero them so every build is identical.
+        shapes[np.abs(shapes) < 1e-7] = 0.0
+        return shapes
 
     # -- building blocks ------------------------------------------------------------------
 
@@ -1136,7 +1148,7 @@ class _Shaper:
         return self.finish(self.lids(side, shut=True))
 
     def eye_look_down(self, side: float) -> np.ndarray:
-        return self.finish(self.lids(side, upper=-0.045, lower=0.02))
+        return self.finish(self.lids(side, upper=-0.035, lower=0.02))
 
     def eye_look_in(self, side: float) -> np.ndarray:
         return self.finish(self.lids(side, upper=0.005, peak_shift=-0.35))
@@ -1212,7 +1224,11 @@ class _Shaper:
         return self.finish(self.vec(around, x=side * 0.12, z=-0.01))
 
     def mouth_smile(self, side: float) -> np.ndarray:
-        corner = self.vec(self.corner(side, (2.6, 1.9)), x=side * 0.12, y=0.12, z=-0.03)
+        # The corner's lift fades out further above the mouth than below it, so the upper lip
+        # skin stretches up into the cheek instead of folding over the lip.
+        above = self.p[:, 1] > MOUTH_Y
+        reach = np.where(above, self.corner(side, (2.6, 3.4)), self.corner(side, (2.6, 1.9)))
+        corner = self.vec(reach, x=side * 0.12, y=0.12, z=-0.03)
         cheek = self.vec(self.bump((side * 3.4, -3.7), (2.5, 2.0)), x=side * 0.01, y=0.05, z=0.025)
         under_eye = self.vec(self.bump((side * 3.2, -1.1), (1.9, 1.0)), y=0.015, z=0.005)
         return self.finish(corner + cheek + under_eye)
@@ -1474,7 +1490,7 @@ def build_builtin_head() -> Rig:
     are shared: treat them as read-only.
 
     Returns:
-        A `Rig` named "builtin" (about 13k triangles) with the 52 ARKit blendshapes in
+        A `Rig` named "builtin" (about 10k triangles) with the 52 ARKit blendshapes in
         ARKIT_NAMES order, the five FLAME joints (eye joints at the eyeball centres) and a
         MediaPipe landmark embedding covering every index in `avatar_live.tracking.topology`.
     """
