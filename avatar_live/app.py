@@ -268,6 +268,7 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
     pipeline = Pipeline(source, [track, encode], live=True, pace=pace, duration=duration)
 
     def main_loop() -> None:
+        ended = False
         try:
             while not window.should_close:
                 for key in window.poll():
@@ -276,10 +277,17 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
                         log.info("recalibrating: hold a neutral face")
                     elif key in ("q", "escape"):
                         return
+                if ended:
+                    time.sleep(1.0 / 30)  # stills: the last picture stays up until the window closes
+                    continue
                 try:
                     packet = pipeline.output.get(timeout=1.0 / 120)
                 except Closed:  # the source ended
-                    return
+                    if not source.stills:
+                        return
+                    ended = True
+                    log.info("all images shown: close the window or press q to quit")
+                    continue
                 if packet is None:
                     continue
                 render(packet)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -189,6 +190,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
@@ -201,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         filter_native_stderr()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="avatar-live: %(message)s")
+    # A service manager or script stopping us (SIGTERM) gets the same clean shutdown as
+    # Ctrl-C: recordings and parameter files are finalized.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return _dispatch(args)
     except AvatarLiveError as exc:

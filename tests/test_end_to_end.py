@@ -204,7 +204,8 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(args, tmp_path):
     assert line.startswith("avatar-live: error:")
 
 
-def test_ctrl_c_finalizes_the_recording(tmp_path):
+@pytest.mark.parametrize("stop_signal", ["SIGINT", "SIGTERM"])
+def test_stopping_finalizes_the_recording(tmp_path, stop_signal):
     import signal
     import time
 
@@ -217,7 +218,7 @@ def test_ctrl_c_finalizes_the_recording(tmp_path):
     while not out.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.1)
     time.sleep(2.0)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, stop_signal))
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
