@@ -110,6 +110,25 @@ class Emotion:
 
 
 @dataclass
+class FlameParams:
+    """FLAME parameters, in EMOCA's layout.
+
+    Attributes:
+        shape: 100 float32 identity coefficients.
+        expression: 50 float32 expression coefficients.
+        jaw: 3 float32, jaw rotation as axis-angle (radians).
+        global_rotation: 3 float32, head rotation as axis-angle (FLAME's "global" pose).
+        cam: 3 float32 orthographic camera (s, tx, ty); zeros when not estimated.
+    """
+
+    shape: np.ndarray
+    expression: np.ndarray
+    jaw: np.ndarray
+    global_rotation: np.ndarray
+    cam: np.ndarray
+
+
+@dataclass
 class FaceParams:
     """Face parameters for one frame, in avatar (not camera-pixel) terms.
 
@@ -126,6 +145,7 @@ class FaceParams:
             positive yaw looks to the subject's left, positive pitch looks up.
         confidence: in [0, 1].
         emotion: the emotion read-out, if computed.
+        flame: FLAME parameters when an encoder or fit produced them, else None.
     """
 
     face: bool
@@ -135,6 +155,7 @@ class FaceParams:
     gaze: np.ndarray
     confidence: float
     emotion: Emotion | None = None
+    flame: FlameParams | None = None
 
     @staticmethod
     def neutral() -> "FaceParams":

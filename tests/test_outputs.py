@@ -9,7 +9,7 @@ import pytest
 from avatar_live.outputs.params_stream import ParamsStreamSink, params_record
 from avatar_live.outputs.video_file import VideoFileSink
 from avatar_live.outputs.virtual_camera import open_virtual_camera
-from avatar_live.types import ARKIT_NAMES, EMOTION_CLASSES, Emotion, FaceParams, Frame, Packet
+from avatar_live.types import ARKIT_NAMES, EMOTION_CLASSES, Emotion, FaceParams, FlameParams, Frame, Packet
 
 
 def _packet(index, size=(64, 48)):
@@ -38,6 +38,15 @@ def test_params_record_has_every_field():
     assert set(record["head"]) == {"rotation", "translation"}
     assert list(record["emotion"]["probs"]) == list(EMOTION_CLASSES)
     assert record["emotion"]["label"] == "Happy"
+
+
+def test_flame_parameters_are_written_when_present():
+    params = _packet(0).params
+    assert "flame" not in params_record(0, 0.0, params)
+    params.flame = FlameParams(np.zeros(100), np.full(50, 0.5), np.array([0.2, 0, 0]), np.zeros(3), np.ones(3))
+    flame = params_record(0, 0.0, params)["flame"]
+    assert [len(flame[k]) for k in ("shape", "expression", "jaw", "global", "cam")] == [100, 50, 3, 3, 3]
+    assert flame["jaw"][0] == 0.2 and flame["expression"][7] == 0.5
 
 
 def test_params_stream_is_one_json_object_per_line(tmp_path):

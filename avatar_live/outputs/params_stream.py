@@ -16,10 +16,11 @@ def params_record(index: int, time: float, params: FaceParams) -> dict[str, Any]
 
     Keys: frame, time (s), face, head {rotation (axis-angle rad), translation}, arkit
     {52 names -> weight}, gaze {yaw, pitch} (rad), confidence, emotion {valence,
-    arousal, label, probs {8 classes}, source} (null when not computed).
+    arousal, label, probs {8 classes}, source} (null when not computed), and flame
+    {shape 100, expression 50, jaw 3, global 3, cam 3} when FLAME parameters exist.
     """
     emotion = params.emotion
-    return {
+    record = {
         "frame": index,
         "time": round(time, 6),
         "face": bool(params.face),
@@ -38,6 +39,14 @@ def params_record(index: int, time: float, params: FaceParams) -> dict[str, Any]
             "source": emotion.source,
         },
     }
+    if params.flame is not None:
+        flame = params.flame
+        record["flame"] = {
+            key: [round(float(v), 5) for v in values]
+            for key, values in (("shape", flame.shape), ("expression", flame.expression), ("jaw", flame.jaw),
+                                ("global", flame.global_rotation), ("cam", flame.cam))
+        }
+    return record
 
 
 class ParamsStreamSink(Sink):
