@@ -24,13 +24,13 @@ gaze) and handles a lost face: hold the last output, then ease to neutral.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from avatar_live.errors import AvatarLiveError
-from avatar_live.types import ARKIT_NAMES, FaceParams
+from avatar_live.types import ARKIT_NAMES, FaceParams, FlameParams
 
 MAX_TIME_STEP = 1.0
 """Seconds between updates beyond which `FaceParamsSmoother` starts afresh."""
@@ -265,6 +265,8 @@ class FaceParamsSmoother:
         self._eyes = OneEuroFilter(options.eyes)
         self._jaw_mouth = OneEuroFilter(options.jaw_mouth)
         self._gaze = OneEuroFilter(options.gaze)
+        # FLAME expression and jaw move with the mouth and brows: the same settings.
+        self._flame = OneEuroFilter(options.jaw_mouth)
         self.reset()
 
     def reset(self) -> None:
@@ -300,7 +302,7 @@ class FaceParamsSmoother:
         return output
 
     def _reset_filters(self) -> None:
-        for f in (self._rotation, self._translation, self._eyes, self._jaw_mouth, self._gaze):
+        for f in (self._rotation, self._translation, self._eyes, self._jaw_mouth, self._gaze, self._flame):
             f.reset()
 
     def _track(self, params: FaceParams, time: float) -> FaceParams:
@@ -319,15 +321,21 @@ class FaceParamsSmoother:
         arkit = np.empty(len(ARKIT_NAMES), np.float64)
         arkit[EYE_CHANNELS] = self._eyes(params.arkit[EYE_CHANNELS], time)
         arkit[JAW_MOUTH_CHANNELS] = self._jaw_mouth(params.arkit[JAW_MOUTH_CHANNELS], time)
+        rotation = self._rotation(params.rotation, time).astype(np.float32)
         return FaceParams(
             face=True,
-            rotation=self._rotation(params.rotation, time).astype(np.float32),
+            rotation=rotation,
             translation=self._translation(params.translation, time).astype(np.float32),
             arkit=np.clip(arkit, 0.0, 1.0).astype(np.float32),
             gaze=self._gaze(params.gaze, time).astype(np.float32),
             confidence=params.confidence,
             emotion=params.emotion,
+            flame=None if params.flame is None else self._filter_flame(params.flame, rotation, time),
         )
+
+    def _filter_flame(self, flame: FlameParams, rotation: np.ndarray, time: float) -> FlameParams:
+        motion = self._flame(np.concatenate([flame.expression, flame.jaw]), time).astype(np.float32)
+        return replace(flame, expression=motion[:-3], jaw=motion[-3:], global_rotation=rotation)
 
     def _coast(self, time: float) -> FaceParams:
         neutral = FaceParams.neutral()
@@ -340,7 +348,11 @@ class FaceParamsSmoother:
         w = np.float32(smoothstep((elapsed - options.hold_seconds) / options.ease_seconds))
         fade = max(0.0, 1.0 - elapsed / (options.hold_seconds + options.ease_seconds))
         # The neutral rotation is the identity, so scaling the axis-angle towards zero is
-        # the geodesic to it.
+        # the geodesic to it; FLAME's neutral expression and jaw are zero likewise.
+        flame = held.flame
+        if flame is not None:
+            flame = replace(flame, expression=(1 - w) * flame.expression, jaw=(1 - w) * flame.jaw,
+                            global_rotation=(1 - w) * flame.global_rotation)
         return FaceParams(
             face=False,
             rotation=held.rotation + w * (neutral.rotation - held.rotation),
@@ -348,6 +360,7 @@ class FaceParamsSmoother:
             arkit=held.arkit + w * (neutral.arkit - held.arkit),
             gaze=held.gaze + w * (neutral.gaze - held.gaze),
             confidence=held.confidence * fade,
+            flame=flame,
         )
 
 

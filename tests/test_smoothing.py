@@ -242,3 +242,20 @@ def test_a_stream_that_starts_without_a_face_stays_neutral_then_tracks():
     face.arkit[ARKIT_NAMES.index("jawOpen")] = 0.7
     out = smoother.update(face, 5 / 30)
     assert out.face and out.arkit[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.7)
+
+
+def test_flame_parameters_are_smoothed_held_and_eased_to_neutral():
+    from avatar_live.types import FlameParams
+
+    smoother = FaceParamsSmoother()
+    face = FaceParams.neutral()
+    face.face, face.confidence = True, 1.0
+    face.flame = FlameParams(np.ones(100, np.float32), np.full(50, 2.0, np.float32), np.array([0.3, 0, 0], np.float32),
+                             np.zeros(3, np.float32), np.zeros(3, np.float32))
+    out = smoother.update(face, 0.0)
+    assert out.flame.expression[0] == pytest.approx(2.0) and out.flame.jaw[0] == pytest.approx(0.3)
+    assert out.flame.shape[0] == 1.0  # identity passes through unfiltered
+    held = smoother.update(None, 0.2)
+    assert held.flame.expression[0] == pytest.approx(2.0)
+    gone = smoother.update(None, 5.0)
+    assert not gone.flame.expression.any() and not gone.flame.jaw.any()
