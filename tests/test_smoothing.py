@@ -257,5 +257,6 @@ def test_flame_parameters_are_smoothed_held_and_eased_to_neutral():
     assert out.flame.shape[0] == 1.0  # identity passes through unfiltered
     held = smoother.update(None, 0.2)
     assert held.flame.expression[0] == pytest.approx(2.0)
-    gone = smoother.update(None, 5.0)
+    for t in np.arange(0.3, 2.0, 0.1):  # past hold (0.5 s) and ease (1 s)
+        gone = smoother.update(None, float(t))
     assert not gone.flame.expression.any() and not gone.flame.jaw.any()
