@@ -20,6 +20,7 @@ import numpy as np
 
 import avatar_live
 from avatar_live.errors import AvatarLiveError
+from avatar_live.face.drive import RigDriver
 from avatar_live.face.rig import (
     JOINT_NAMES,
     MATERIALS,
@@ -29,7 +30,7 @@ from avatar_live.face.rig import (
     pose_rig,
     vertex_normals,
 )
-from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, FaceParams
+from avatar_live.types import ARKIT_NAMES, FaceParams
 
 SHADER_DIR = Path(avatar_live.__file__).resolve().parent.parent / "shaders"
 
@@ -138,7 +139,7 @@ class AvatarRenderer:
         self._options = options
         self._ctx = ctx
         self._owns_context = owns_context
-        self._blend_source = _blendshape_source(rig.blendshape_names)
+        self._driver = RigDriver(rig)
         self._eye_joints = (JOINT_NAMES.index("left_eye"), JOINT_NAMES.index("right_eye"))
         self._pivot = rig.joints[JOINT_NAMES.index("neck")].astype(np.float64)
         self._camera = _frame_camera(rig, width / height)
@@ -249,8 +250,9 @@ class AvatarRenderer:
             ValueError: a parameter array has the wrong shape.
         """
         _check_params(params)
-        weights = _blend_weights(params.arkit, self._blend_source)
-        vertices = pose_rig(self._rig, weights, self._eye_rotations(params.gaze))
+        joints = self._eye_rotations(params.gaze)
+        self._driver.set_jaw(joints, params)
+        vertices = pose_rig(self._rig, self._driver.weights(params), joints)
         self._positions.write(vertices)
         self._normals.write(vertex_normals(vertices, self._rig.faces))
         self._head["u_model"].write(self._model_matrix(params).T.astype("f4").tobytes())
@@ -343,23 +345,6 @@ def _check_params(params: FaceParams) -> None:
         actual = np.shape(getattr(params, name))
         if actual != shape:
             raise ValueError(f"FaceParams.{name} must have shape {shape}, got {actual}")
-
-
-def _blendshape_source(names: tuple[str, ...]) -> np.ndarray | None:
-    """S indices into ARKIT_NAMES for a rig's blendshapes (-1: not an ARKit name).
-
-    None when the rig's blendshapes are exactly ARKit's, in ARKit's order.
-    """
-    if tuple(names) == ARKIT_NAMES:
-        return None
-    return np.array([ARKIT_INDEX.get(name, -1) for name in names], dtype=np.int64)
-
-
-def _blend_weights(arkit: np.ndarray, source: np.ndarray | None) -> np.ndarray:
-    """The rig's S blendshape weights from 52 ARKit weights (0 for non-ARKit shapes)."""
-    if source is None:
-        return arkit
-    return np.where(source >= 0, arkit[np.maximum(source, 0)], 0.0).astype(np.float32)
 
 
 def _frame_camera(rig: Rig, aspect: float) -> _Camera:
