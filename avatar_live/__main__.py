@@ -1,5 +1,3 @@
-import sys
+from avatar_live.cli import run
 
-from avatar_live.cli import main
-
-sys.exit(main())
+run()

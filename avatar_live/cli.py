@@ -13,7 +13,7 @@ from avatar_live.errors import AvatarLiveError
 
 log = logging.getLogger("avatar_live")
 
-COMMANDS = ("run", "render", "track", "bench", "avatar-sheet")
+COMMANDS = ("run", "render", "track", "bench", "avatar-sheet", "models")
 
 DESCRIPTION = """\
 Real-time webcam avatar. Finds your face, estimates 52 ARKit blendshapes, head pose and
@@ -27,6 +27,7 @@ commands (default: run):
   track    offline: every frame -> face parameters as JSON lines
   bench    per-stage and end-to-end timings
   avatar-sheet  a picture of the avatar: neutral, each blendshape, a few expressions
+  models   import your own FLAME download (`models add-flame PATH`), list what is installed
 
 examples:
   avatar-live --source demo                 # no webcam needed
@@ -126,6 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
     sheet.add_argument("-o", "--output", type=Path, required=True, metavar="SHEET.png")
     sheet.add_argument("--cell", type=_size, default=(240, 240), metavar="WxH", help="size of each cell")
     sheet.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
+
+    models = commands.add_parser("models", help="import licensed models you downloaded; list them",
+                                 description="FLAME (and later EMOCA) are licensed downloads that you fetch "
+                                             "yourself. `models add-flame` validates a FLAME file and stores a "
+                                             "copy in your user data folder ($AVATAR_LIVE_HOME overrides it); "
+                                             "nothing is downloaded or shared.")
+    models.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
+    models_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    add_flame = models_commands.add_parser("add-flame", help="validate and store a FLAME model file",
+                                           description="Accepts FLAME 2020 generic_model.pkl or FLAME 2023 "
+                                                       "flame2023_Open.pkl (no chumpy needed), and optionally "
+                                                       "a MediaPipe landmark embedding "
+                                                       "(mediapipe_landmark_embedding.npz, from EMOCA v2 or MICA).")
+    add_flame.add_argument("path", type=Path, help="the FLAME .pkl file")
+    add_flame.add_argument("--embedding", type=Path, metavar="PATH",
+                           help="mediapipe_landmark_embedding.npz (needed to drive FLAME from the tracker)")
+    models_commands.add_parser("list", help="show the installed models and where they are")
     return parser
 
 
@@ -164,12 +182,32 @@ def _avatar_sheet(output: Path, cell: tuple[int, int]) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    from avatar_live import model_store
+
+    if args.models_command == "add-flame":
+        stored = model_store.add_flame(args.path, embedding=args.embedding)
+        print(f"stored {stored.kind} model {stored.name} in {stored.path}")
+        return 0
+    installed = model_store.list_models()
+    print(f"models folder: {model_store.store_root()}")
+    if not installed:
+        print("  (none) - add FLAME with `avatar-live models add-flame PATH`")
+    for model in installed:
+        details = ", ".join(f"{k} {v}" for k, v in model.details.items())
+        print(f"  {model.kind:<20} {model.name:<28} {details}")
+        print(f"  {'':<20} {model.path}")
+    return 0
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from avatar_live import app
     from avatar_live.capture.sources import open_source
 
     if args.command == "avatar-sheet":
         return _avatar_sheet(args.output, args.cell)
+    if args.command == "models":
+        return _models(args)
     options = _options(args)
     if args.command == "bench":
         from avatar_live.bench import format_report, run_bench
@@ -194,21 +232,30 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def run() -> None:
+    """The `avatar-live` program: process-wide set-up, then `main`.
+
+    Kept out of `main` so that calling `main` in-process (tests, other tools) leaves the
+    caller's stderr and signal handlers alone.
+    """
+    if not {"-v", "--verbose"} & set(sys.argv[1:]):
+        from avatar_live.console import filter_native_stderr, quiet_native_libraries
+
+        quiet_native_libraries()
+        filter_native_stderr()
+    # A service manager or script stopping us (SIGTERM) gets the same clean shutdown as
+    # Ctrl-C: recordings and parameter files are finalized.
+    signal.signal(signal.SIGTERM, _interrupt)
+    sys.exit(main())
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
-    if not args.verbose:
-        from avatar_live.console import filter_native_stderr, quiet_native_libraries
-
-        quiet_native_libraries()
-        filter_native_stderr()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="avatar-live: %(message)s")
-    # A service manager or script stopping us (SIGTERM) gets the same clean shutdown as
-    # Ctrl-C: recordings and parameter files are finalized.
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return _dispatch(args)
     except AvatarLiveError as exc:
@@ -228,4 +275,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

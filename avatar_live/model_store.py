@@ -1,0 +1,136 @@
+"""The user's model store: face models they downloaded themselves, validated and copied here.
+
+Layout under `store_root()` (the platform's user data dir, or `$AVATAR_LIVE_HOME`):
+
+    flame/<file name>             a FLAME pickle, or a landmark embedding beside it
+    flame/<file name>.json        what `add_flame` found when it validated the file
+
+Nothing is downloaded and nothing is shipped: FLAME's licence leaves that to the user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from avatar_live.errors import AvatarLiveError
+from avatar_live.face.embeddings import load_deca_embedding, load_mediapipe_embedding
+from avatar_live.face.flame import FLAME_EXPRESSION_COMPONENTS, FLAME_SHAPE_COMPONENTS, load_flame
+
+HOME_ENV = "AVATAR_LIVE_HOME"
+METADATA_SUFFIX = ".json"
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """One file in the store.
+
+    Attributes:
+        kind: "flame", "embedding-mediapipe" or "embedding-ibug68".
+        name: the file name.
+        path: where it is stored.
+        size: bytes.
+        details: what validation found, e.g. {"vertices": 5023, "faces": 9976}; empty for a
+            file put there by hand.
+    """
+
+    kind: str
+    name: str
+    path: Path
+    size: int
+    details: dict[str, int | str] = field(default_factory=dict)
+
+
+def store_root() -> Path:
+    """The store's directory: `$AVATAR_LIVE_HOME` if set, else the user data dir."""
+    override = os.environ.get(HOME_ENV)
+    return Path(override) if override else Path(platformdirs.user_data_dir("avatar-live"))
+
+
+def _validate_embedding(path: Path) -> tuple[str, dict[str, int | str]]:
+    if path.suffix == ".npz":
+        return "embedding-mediapipe", {"landmarks": len(load_mediapipe_embedding(path).landmark_indices)}
+    if path.suffix == ".npy":
+        return "embedding-ibug68", {"landmarks": len(load_deca_embedding(path).ibug_indices)}
+    raise AvatarLiveError(f"{path}: unknown embedding format (expected mediapipe_landmark_embedding.npz or DECA's .npy)")
+
+
+def _store(source: Path, kind: str, details: dict[str, int | str]) -> StoredModel:
+    """Copy a validated file into flame/ (atomically, replacing one of the same name) with its metadata."""
+    folder = store_root() / "flame"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name
+    # Copy to a temporary name first so an interrupted copy never leaves a half file under the real name.
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{source.name}.")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise AvatarLiveError(f"cannot copy {source} into {folder}: {exc.strerror or exc}") from None
+    metadata = target.with_name(target.name + METADATA_SUFFIX)
+    metadata.write_text(json.dumps({"kind": kind, "details": details}, indent=1))
+    return StoredModel(kind=kind, name=target.name, path=target, size=target.stat().st_size, details=details)
+
+
+def add_flame(path: str | Path, embedding: str | Path | None = None) -> StoredModel:
+    """Validate a FLAME pickle (and optionally a landmark embedding), then copy them into the store.
+
+    Args:
+        path: `generic_model.pkl`, `flame2023_Open.pkl` or another FLAME-format pickle.
+        embedding: optional `mediapipe_landmark_embedding.npz` or DECA `landmark_embedding.npy`,
+            stored beside the model.
+
+    Returns:
+        The stored model (the embedding, if any, shows up in `list_models`).
+
+    Raises:
+        AvatarLiveError: a file is missing or invalid (nothing is copied then), or the copy fails.
+    """
+    source = Path(path)
+    model = load_flame(source, n_shape=FLAME_SHAPE_COMPONENTS, n_expression=FLAME_EXPRESSION_COMPONENTS)
+    details: dict[str, int | str] = {
+        "vertices": int(model.v_template.shape[0]),
+        "faces": int(model.faces.shape[0]),
+        "shape": model.n_shape,
+        "expression": model.n_expression,
+    }
+    embedding_info = None
+    if embedding is not None:
+        embedding_path = Path(embedding)
+        embedding_info = (embedding_path, *_validate_embedding(embedding_path))
+    stored = _store(source, "flame", details)
+    if embedding_info is not None:
+        _store(*embedding_info)
+    return stored
+
+
+def list_models() -> list[StoredModel]:
+    """Everything in the store, sorted by kind and name.
+
+    Returns:
+        One entry per stored file (metadata files excluded).
+    """
+    folder = store_root() / "flame"
+    if not folder.is_dir():
+        return []
+    models = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.suffix == METADATA_SUFFIX or not path.is_file():
+            continue
+        kind, details = "flame" if path.suffix == ".pkl" else "embedding", {}
+        metadata = path.with_name(path.name + METADATA_SUFFIX)
+        try:
+            saved = json.loads(metadata.read_text())
+            kind, details = saved["kind"], saved["details"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # put there by hand: listed, with nothing validated
+        models.append(StoredModel(kind=kind, name=path.name, path=path, size=path.stat().st_size, details=details))
+    return sorted(models, key=lambda m: (m.kind, m.name))
