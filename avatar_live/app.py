@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from typing import Callable
 from avatar_live.capture.base import Source
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.face.rig import Rig, embed_landmarks
 from avatar_live.outputs.base import Sink
 from avatar_live.outputs.params_stream import ParamsStreamSink
 from avatar_live.outputs.video_file import VideoFileSink
@@ -21,11 +23,17 @@ from avatar_live.outputs.virtual_camera import open_virtual_camera
 from avatar_live.pipeline.channels import Closed
 from avatar_live.pipeline.metrics import StageTimings, Summary
 from avatar_live.pipeline.runner import Pipeline
-from avatar_live.pipeline.stages import EncodeStage, OutputStage, RenderStage, TrackStage
+from avatar_live.pipeline.stages import (
+    EncodeStage,
+    OutputStage,
+    RenderStage,
+    TrackStage,
+)
 from avatar_live.render.hud import Hud
 from avatar_live.render.renderer import AvatarRenderer, RenderOptions
 from avatar_live.smoothing import FaceParamsSmoother
 from avatar_live.solver.landmark_solver import LandmarkSolver, SolverOptions
+from avatar_live.solver.retarget import LandmarkRetarget, rig_landmark_basis
 from avatar_live.tracking.facemesh import FaceMeshOptions, FaceMeshTracker
 from avatar_live.tracking.landmarker import FaceLandmarkerTracker, LandmarkerOptions
 from avatar_live.types import Packet
@@ -50,6 +58,8 @@ class AppOptions:
             "landmarker" (MediaPipe FaceLandmarker's learned blendshapes; needs
             `landmarker_task`).
         landmarker_task: path of the user's `face_landmarker.task`.
+        avatar: "builtin" (the head this project generates) or "flame" (the user's own
+            FLAME model from the model store, driven through landmarks).
     """
 
     size: tuple[int, int] = (640, 480)
@@ -60,6 +70,7 @@ class AppOptions:
     calibration_seconds: float = 1.0
     tracker: str = "mesh"
     landmarker_task: Path | None = None
+    avatar: str = "builtin"
 
 
 @dataclass
@@ -97,17 +108,43 @@ def _make_tracker(options: AppOptions) -> FaceMeshTracker | FaceLandmarkerTracke
     raise AvatarLiveError(f"unknown tracker {options.tracker!r}: use mesh or landmarker")
 
 
+@functools.lru_cache(maxsize=2)
+def load_avatar(avatar: str) -> Rig:
+    """The rig for `--avatar`: the built-in head, or the user's stored FLAME model.
+
+    Raises:
+        AvatarLiveError: an unknown avatar, or FLAME files that are not installed.
+    """
+    if avatar == "builtin":
+        return build_builtin_head()
+    if avatar == "flame":
+        from avatar_live.face.embeddings import load_mediapipe_embedding
+        from avatar_live.face.flame import load_flame
+        from avatar_live.face.flame_rig import flame_rig
+        from avatar_live.model_store import flame_avatar_files
+
+        model_path, embedding_path = flame_avatar_files()
+        return flame_rig(load_flame(model_path), load_mediapipe_embedding(embedding_path))
+    raise AvatarLiveError(f"unknown avatar {avatar!r}: use builtin or flame")
+
+
 def _front_stages(source: Source, options: AppOptions) -> tuple[TrackStage, EncodeStage]:
+    avatar = load_avatar(options.avatar)  # first: a missing FLAME install fails before the camera opens
     tracker = _make_tracker(options)
-    rig = build_builtin_head()
+    head = build_builtin_head()
+    retarget = None if avatar is head else LandmarkRetarget(
+        head.embedding.landmark_indices, embed_landmarks(head.vertices, head.faces, head.embedding),
+        rig_landmark_basis(avatar),
+    )
     solver = LandmarkSolver.create_from_options(
-        rig, SolverOptions(calibrate=options.calibrate, calibration_seconds=options.calibration_seconds)
+        head, SolverOptions(calibrate=options.calibrate, calibration_seconds=options.calibration_seconds),
+        retarget=retarget,
     )
     return TrackStage(tracker, stills=source.stills), EncodeStage(solver, FaceParamsSmoother(), stills=source.stills)
 
 
 def _render_stage(options: AppOptions, encode: EncodeStage, *, ctx_factory: Callable | None = None) -> RenderStage:
-    rig = build_builtin_head()
+    rig = load_avatar(options.avatar)
     render_options = RenderOptions(size=options.size)
 
     def make_renderer() -> AvatarRenderer:

@@ -72,6 +72,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                             "MediaPipe FaceLandmarker's learned blendshapes (needs --landmarker-task)")
     group.add_argument("--landmarker-task", type=Path, metavar="PATH",
                        help="your face_landmarker.task model (download it from MediaPipe)")
+    group.add_argument("--avatar", choices=("builtin", "flame"), default="builtin",
+                       help="builtin: the head this project generates (default); flame: your own FLAME model "
+                            "(install it first with `avatar-live models add-flame`)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log lines; tracebacks on errors")
 
 
@@ -156,7 +159,7 @@ def _options(args: argparse.Namespace):
     return AppOptions(size=args.size, fps=getattr(args, "fps", None), hud=not args.no_hud,
                       self_view=args.self_view, calibrate=not args.no_calibrate,
                       calibration_seconds=args.calibration_seconds, tracker=args.tracker,
-                      landmarker_task=args.landmarker_task)
+                      landmarker_task=args.landmarker_task, avatar=args.avatar)
 
 
 def _print_report(report, *, what: str) -> None:

@@ -134,3 +134,25 @@ def list_models() -> list[StoredModel]:
             pass  # put there by hand: listed, with nothing validated
         models.append(StoredModel(kind=kind, name=path.name, path=path, size=path.stat().st_size, details=details))
     return sorted(models, key=lambda m: (m.kind, m.name))
+
+
+def flame_avatar_files() -> tuple[Path, Path]:
+    """The stored FLAME model and MediaPipe landmark embedding that `--avatar flame` uses.
+
+    Returns:
+        (model path, embedding path); with several stored, the first by name of each.
+
+    Raises:
+        AvatarLiveError: one of them is not stored yet (says how to add it).
+    """
+    stored = list_models()
+    models = [m.path for m in stored if m.kind == "flame"]
+    embeddings = [m.path for m in stored if m.kind == "embedding-mediapipe"]
+    if not models or not embeddings:
+        missing = "a FLAME model" if not models else "a MediaPipe landmark embedding"
+        raise AvatarLiveError(
+            f"--avatar flame needs {missing}: download FLAME (flame.is.tue.mpg.de) and "
+            "mediapipe_landmark_embedding.npz (EMOCA v2 or MICA), then run "
+            "`avatar-live models add-flame generic_model.pkl --embedding mediapipe_landmark_embedding.npz`"
+        )
+    return models[0], embeddings[0]

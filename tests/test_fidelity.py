@@ -1,6 +1,6 @@
 """The default tracker (FaceMesh -> solver -> smoother) against MediaPipe FaceLandmarker's
 learned blendshapes on a real talking, smiling, blinking clip; bounds sit below measured
-values (mean r 0.49, eyeBlinkLeft 0.76, eyeBlinkRight 0.95, smiles 0.98) with margin, so a
+values (mean r 0.59, eyeBlinkLeft 0.94, eyeBlinkRight 0.95, smiles 0.99) with margin, so a
 regression shows. `benchmarks/fidelity.py` reports all clips against the full goals.
 """
 
@@ -27,11 +27,11 @@ def test_weights_follow_the_learned_reference(clip):
     tracks, ours = clip
     report = compare(tracks.name, ours, tracks.reference)
     assert report.frames > 60
-    assert report.mean_r >= 0.35, [(s.name, round(s.r, 2)) for s in report.shapes]
+    assert report.mean_r >= 0.45, [(s.name, round(s.r, 2)) for s in report.shapes]
     varying = [name for name in KEY_SHAPES if report.r_of(name) is not None]
     assert {"eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight"} <= set(varying)
     for name in varying:
-        assert report.r_of(name) >= 0.6, name
+        assert report.r_of(name) >= 0.8, name
 
 
 def _longest_still_stretch(reference: np.ndarray) -> slice:

@@ -58,3 +58,68 @@ def test_retargeting_the_built_in_heads_motion_explains_it_on_flame(rig):
     assert params.shape == (51,) and np.all(np.abs(params[:50]) <= 3.0) and 0.0 <= params[-1] <= 0.5
     assert np.abs(params).max() > 0  # the motion was explained by something
     np.testing.assert_allclose(retarget.fit(np.zeros_like(motion)), 0.0, atol=1e-9)  # no motion, no expression
+
+
+@pytest.fixture
+def installed_flame(tmp_path, monkeypatch):
+    """A FLAME-format model and an embedding over the built-in head's landmark indices, stored."""
+    from avatar_live import model_store
+    from avatar_live.app import load_avatar
+
+    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path / "home"))
+    load_avatar.cache_clear()
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    indices = np.asarray(build_builtin_head().embedding.landmark_indices)
+    rng = np.random.default_rng(3)
+    arrays = flame_files.embedding_arrays(n=len(indices))
+    arrays["landmark_indices"] = indices
+    arrays["lmk_face_idx"] = rng.choice(9976, len(indices), replace=False)
+    np.savez(downloads / "mediapipe_landmark_embedding.npz", **arrays)
+    model_store.add_flame(flame_files.write_flame(downloads / "generic_model.pkl"),
+                          embedding=downloads / "mediapipe_landmark_embedding.npz")
+    yield
+    load_avatar.cache_clear()
+
+
+def test_track_with_the_flame_avatar_writes_flame_parameters(tmp_path, installed_flame):
+    import json
+
+    from avatar_live.cli import main
+    from conftest import shared_file
+
+    out = tmp_path / "p.jsonl"
+    assert main(["track", str(shared_file("video/single_face.mp4")), "-o", str(out), "--avatar", "flame"]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    flames = [r["flame"] for r in records if r["face"]]
+    assert len(flames) == len(records) == 72
+    assert [len(flames[0][k]) for k in ("shape", "expression", "jaw", "global", "cam")] == [100, 50, 3, 3, 3]
+    expression = np.array([f["expression"] for f in flames])
+    assert np.abs(expression).max() > 0.05 and expression.std(axis=0).max() > 0.01  # it follows his face
+
+
+def test_render_with_the_flame_avatar(tmp_path, installed_flame):
+    import cv2
+
+    from avatar_live.cli import main
+    from conftest import shared_file
+
+    out = tmp_path / "flame.mp4"
+    assert main(["render", str(shared_file("video/single_face.mp4")), "-o", str(out), "--avatar", "flame",
+                 "--size", "160x120"]) == 0
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 72
+
+
+def test_flame_avatar_without_an_installed_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    from avatar_live import model_store
+    from avatar_live.app import load_avatar
+    from avatar_live.cli import main
+
+    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path / "empty"))
+    load_avatar.cache_clear()
+    import cv2
+
+    image = tmp_path / "grey.png"
+    cv2.imwrite(str(image), np.full((32, 32, 3), 128, np.uint8))
+    assert main(["track", str(image), "-o", str(tmp_path / "x.jsonl"), "--avatar", "flame"]) == 1
+    assert "models add-flame" in capsys.readouterr().err

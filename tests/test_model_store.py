@@ -79,3 +79,14 @@ def test_models_command_adds_and_lists(tmp_path, monkeypatch, capsys):
     missing = tmp_path / "nowhere.pkl"
     assert main(["models", "add-flame", str(missing)]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_flame_avatar_files_are_found_or_explained(store, downloads):
+    with pytest.raises(AvatarLiveError, match="models add-flame"):
+        model_store.flame_avatar_files()
+    model_store.add_flame(downloads / "generic_model.pkl")
+    with pytest.raises(AvatarLiveError, match="embedding"):
+        model_store.flame_avatar_files()
+    model_store.add_flame(downloads / "generic_model.pkl", embedding=downloads / "mediapipe_landmark_embedding.npz")
+    model, embedding = model_store.flame_avatar_files()
+    assert model.name == "generic_model.pkl" and embedding.name == "mediapipe_landmark_embedding.npz"

@@ -46,6 +46,11 @@ class CalibrationWindow:
         """True until the window has closed."""
         return self._open
 
+    @property
+    def frames(self) -> int:
+        """Frames collected since the window opened."""
+        return len(self._landmarks)
+
     def restart(self) -> None:
         """Forget what was collected; the next frame added opens a new window."""
         self._start = None
@@ -54,9 +59,13 @@ class CalibrationWindow:
         self._centres.clear()
         self._open = True
 
-    def provisional_size(self) -> tuple[float, np.ndarray]:
-        """(scale, centre) medians of the frames so far; needs at least one frame."""
-        return float(np.median(self._scales)), np.median(self._centres, axis=0)
+    def provisional(self) -> CalibrationResult:
+        """The medians of the frames so far; needs at least one frame."""
+        return CalibrationResult(
+            landmarks=np.median(self._landmarks, axis=0),
+            scale=float(np.median(self._scales)),
+            centre=np.median(self._centres, axis=0),
+        )
 
     def add(self, time: float, landmarks: np.ndarray, scale: float, centre: np.ndarray) -> CalibrationResult | None:
         """Add one frame while the window is open.
@@ -83,5 +92,4 @@ class CalibrationWindow:
         if time - self._start < self._seconds:
             return None
         self._open = False
-        scale, centre = self.provisional_size()
-        return CalibrationResult(landmarks=np.median(self._landmarks, axis=0), scale=scale, centre=centre)
+        return self.provisional()

@@ -7,9 +7,11 @@ face to the observed landmarks on points that barely move with expression
 difference from a neutral face is explained by the rig's blendshapes region by region
 (`expression`); (3) the irises' places inside the eyes give the gaze (`gaze`).
 
-The neutral face is the user's own when calibrated (the median of the first
-`calibration_seconds` of video), so that the user's proportions differing from the rig's
-are not read as expression; before that and for stills it is the rig's neutral.
+The neutral face is the user's own in video: the median of the first
+`calibration_seconds` (of the frames so far, until then), so that the user's proportions
+differing from the rig's are not read as expression. Stills (and video with calibration
+off) have only the rig's neutral, and there only what does not depend on where the eyes
+and mouth sit in the face, or on their size, is read as expression (see `expression`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_live.errors import AvatarLiveError
+from avatar_live.face.drive import FLAME_EXPRESSION_NAMES
 from avatar_live.face.rig import Rig, matrix_to_axis_angle
 from avatar_live.solver.calibration import CalibrationResult, CalibrationWindow
 from avatar_live.solver.expression import ExpressionModel
 from avatar_live.solver.gaze import estimate_gaze, eye_look_weights, measure_irises
 from avatar_live.solver.pose import Similarity, fit_similarity, pixels_to_head_space
+from avatar_live.solver.retarget import JAW_OPEN, LandmarkRetarget
 from avatar_live.tracking import topology
-from avatar_live.types import NUM_LANDMARKS, FaceParams, Track
+from avatar_live.types import NUM_LANDMARKS, FaceParams, FlameParams, Track
+
+PROVISIONAL_REFRESH = 4
+"""Frames between updates of the neutral while the first calibration window is open. Taking
+it (a median and a solve) costs twice a frame's solve; a median of the frames so far
+barely moves over a few frames."""
+
+
+FLAME_SHAPE_SIZE = 100
+"""EMOCA's FLAME identity length; a landmark fit keeps the mean identity (zeros)."""
 
 
 @dataclass(frozen=True)
@@ -35,9 +48,10 @@ class SolverOptions:
     Attributes:
         calibration_seconds: length of the neutral calibration window, in frame time,
             starting at the first video frame with a face.
-        calibrate: take the neutral face from the user during the window; False always
-            uses the rig's neutral (the window then only fixes the reference face size
-            and position, from the first frame).
+        calibrate: take the neutral face from the user during the window (until it
+            closes, from the frames so far); False always uses the rig's neutral (the
+            window then only fixes the reference face size and position, from the first
+            frame).
         prior: weight of the L2 penalty keeping blendshape weights near 0, relative to
             the landmark motion of a typical shape of the same face region; must be
             positive. Larger values suppress shapes that landmarks barely show and
@@ -46,10 +60,11 @@ class SolverOptions:
         depth_weight: weight of landmark depth (z) errors relative to x and y errors;
             MediaPipe's depth is the least reliable coordinate.
         identity_limit: the largest weight, per shape, that the calibrated neutral may
-            read as against the rig's neutral and still be taken for the user's own
-            proportions. More is an expression held during calibration (a video that
-            starts with a smile or a look down), and that part is left out of the
-            neutral, so the expression still reads when it is held again later.
+            read as against the rig's neutral (features' placements taken out, see
+            `expression`) and still be taken for the user's own proportions. More is an
+            expression held during calibration (a video that starts with a smile or a
+            look down), and that part is left out of the neutral, so the expression
+            still reads when it is held again later.
     """
 
     calibration_seconds: float = 1.0
@@ -69,12 +84,14 @@ class _Neutral:
         scale: face scale (pixels per rig unit) that translation z = 0 stands for.
         centre: 3, head-space pixel position of the rig's origin (the head's centre) that
             translation x, y = 0 stands for when the image size is unknown.
+        own: the landmarks are the user's own neutral, not the rig's.
     """
 
     landmarks: np.ndarray
     iris_offsets: np.ndarray
     scale: float
     centre: np.ndarray
+    own: bool
 
 
 @dataclass(frozen=True)
@@ -93,8 +110,9 @@ class _Pose:
 class LandmarkSolver:
     """Fits a rig's head pose, ARKit weights and gaze to MediaPipe FaceMesh landmarks."""
 
-    def __init__(self, rig: Rig, options: SolverOptions) -> None:
+    def __init__(self, rig: Rig, options: SolverOptions, retarget: LandmarkRetarget | None = None) -> None:
         """Use `create_from_options`."""
+        self._retarget = retarget
         if options.calibration_seconds < 0.0:
             raise AvatarLiveError(f"calibration_seconds must be >= 0, got {options.calibration_seconds}")
         if options.prior <= 0.0 or options.depth_weight < 0.0 or not 0.0 <= options.identity_limit <= 1.0:
@@ -127,21 +145,28 @@ class LandmarkSolver:
         # With calibration off the window is one frame long: it only fixes the reference size.
         self._window = CalibrationWindow(options.calibration_seconds if options.calibrate else 0.0)
         self._calibrated: _Neutral | None = None
+        # The neutral of the frames so far, until the first window closes, and how many
+        # frames it was taken from.
+        self._provisional: tuple[_Neutral, int] | None = None
 
     @classmethod
-    def create_from_options(cls, rig: Rig, options: SolverOptions = SolverOptions()) -> "LandmarkSolver":
+    def create_from_options(cls, rig: Rig, options: SolverOptions = SolverOptions(), *,
+                            retarget: LandmarkRetarget | None = None) -> "LandmarkSolver":
         """A solver for one rig and one stream.
 
         Args:
             rig: the avatar to drive; its ARKit-named blendshapes are solved.
             options: see `SolverOptions`.
+            retarget: also fit FLAME's expression and jaw to the same landmark motion
+                (a `LandmarkRetarget` from this rig's landmarks to a FLAME rig's basis);
+                the results go to `FaceParams.flame`.
 
         Raises:
             AvatarLiveError: when the options are out of range, or the rig's embedding
                 lacks the landmarks head pose needs, or it has no ARKit blendshapes that
                 move its landmarks.
         """
-        return cls(rig, options)
+        return cls(rig, options, retarget)
 
     @property
     def calibrating(self) -> bool:
@@ -189,11 +214,16 @@ class LandmarkSolver:
             result = self._window.add(time, pose.aligned, pose.similarity.scale, pose.similarity.translation)
             if result is not None:
                 self._calibrated = self._neutral_from(result)
-        if self._calibrated is not None:
-            neutral = self._calibrated
-        else:
-            neutral = self._average_neutral(*self._window.provisional_size())
+        neutral = self._calibrated if self._calibrated is not None else self._provisional_neutral()
         return self._params(track, pose, neutral, image_size)
+
+    def _provisional_neutral(self) -> _Neutral:
+        """Until the first window closes, the frames seen so far are the best guess at the
+        user's neutral: far closer than the rig's, whose proportions are not the user's."""
+        frames = self._window.frames
+        if self._provisional is None or frames >= self._provisional[1] + PROVISIONAL_REFRESH:
+            self._provisional = (self._neutral_from(self._window.provisional()), frames)
+        return self._provisional[0]
 
     def _head_points(self, track: Track) -> np.ndarray:
         if track.landmarks.shape != (NUM_LANDMARKS, 3):
@@ -206,19 +236,24 @@ class LandmarkSolver:
         return _Pose(similarity=similarity, aligned=similarity.invert(points))
 
     def _average_neutral(self, scale: float, centre: np.ndarray) -> _Neutral:
-        return _Neutral(landmarks=self._model.neutral, iris_offsets=self._rig_iris_offsets, scale=scale, centre=centre)
+        return _Neutral(
+            landmarks=self._model.neutral, iris_offsets=self._rig_iris_offsets, scale=scale, centre=centre, own=False
+        )
 
     def _neutral_from(self, result: CalibrationResult) -> _Neutral:
         if not self._options.calibrate:
             return self._average_neutral(result.scale, result.centre)
         landmarks = result.landmarks[self._covered]
-        held = self._model.solve(landmarks - self._model.neutral)
+        # Against the rig's neutral, so that where the user's eyes and mouth sit is not
+        # taken for a held expression.
+        held = self._model.solve(landmarks - self._model.neutral, rig_neutral=True)
         excess = np.maximum(held - self._options.identity_limit, 0.0)
         return _Neutral(
             landmarks=landmarks - self._model.motion(excess),
             iris_offsets=measure_irises(result.landmarks).offsets,
             scale=result.scale,
             centre=result.centre,
+            own=True,
         )
 
     def _params(
@@ -228,10 +263,17 @@ class LandmarkSolver:
         neutral: _Neutral,
         image_size: tuple[int, int] | None,
     ) -> FaceParams:
-        arkit = self._model.solve(pose.aligned[self._covered] - neutral.landmarks)
+        motion = pose.aligned[self._covered] - neutral.landmarks
+        arkit = self._model.solve(motion, rig_neutral=not neutral.own)
         gaze = estimate_gaze(measure_irises(pose.aligned), neutral.iris_offsets)
         for index, weight in eye_look_weights(gaze).items():
             arkit[index] = weight
+        rotation = matrix_to_axis_angle(pose.similarity.rotation).astype(np.float32)
+        flame = None
+        if self._retarget is not None:
+            # Against the rig's neutral the raw motion still holds the user's build; then
+            # only the motion the solved weights explain is identity-free.
+            flame = self._flame(motion if neutral.own else self._model.motion(arkit), rotation)
         if image_size is None:
             origin = neutral.centre
         else:
@@ -242,9 +284,21 @@ class LandmarkSolver:
         translation = np.array([*((centre[:2] - origin[:2]) / face_size), np.log(scale / neutral.scale)])
         return FaceParams(
             face=True,
-            rotation=matrix_to_axis_angle(pose.similarity.rotation).astype(np.float32),
+            rotation=rotation,
             translation=translation.astype(np.float32),
             arkit=arkit.astype(np.float32),
             gaze=gaze.astype(np.float32),
             confidence=float(track.score),
+            flame=flame,
+        )
+
+    def _flame(self, motion: np.ndarray, rotation: np.ndarray) -> FlameParams:
+        """FLAME's expression and jaw opening fitted to landmark motion (K x 3, rig frame)."""
+        fitted = dict(zip(self._retarget.names, self._retarget.fit(motion)))
+        return FlameParams(
+            shape=np.zeros(FLAME_SHAPE_SIZE, np.float32),
+            expression=np.array([fitted[name] for name in FLAME_EXPRESSION_NAMES], np.float32),
+            jaw=np.array([fitted[JAW_OPEN], 0.0, 0.0], np.float32),
+            global_rotation=rotation,
+            cam=np.zeros(3, np.float32),
         )
