@@ -143,7 +143,8 @@ def _front_stages(source: Source, options: AppOptions) -> tuple[TrackStage, Enco
     return TrackStage(tracker, stills=source.stills), EncodeStage(solver, FaceParamsSmoother(), stills=source.stills)
 
 
-def _render_stage(options: AppOptions, encode: EncodeStage, *, ctx_factory: Callable | None = None) -> RenderStage:
+def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool,
+                  ctx_factory: Callable | None = None) -> RenderStage:
     rig = load_avatar(options.avatar)
     render_options = RenderOptions(size=options.size)
 
@@ -152,7 +153,8 @@ def _render_stage(options: AppOptions, encode: EncodeStage, *, ctx_factory: Call
         return AvatarRenderer.create_from_options(rig, render_options, ctx=ctx)
 
     hud = Hud(options.size) if options.hud else None
-    return RenderStage(make_renderer, hud, is_calibrating=lambda: encode.calibrating, self_view=options.self_view)
+    return RenderStage(make_renderer, hud, is_calibrating=lambda: encode.calibrating, self_view=options.self_view,
+                       show_latency=live)
 
 
 def _progress(total: int | None, desc: str):
@@ -204,7 +206,7 @@ def render_file(source: Source, output: Path, options: AppOptions, *, params_out
             sink.close()
         source.close()
         raise
-    return _run_offline(source, [track, encode, _render_stage(options, encode)], sinks, desc="render",
+    return _run_offline(source, [track, encode, _render_stage(options, encode, live=False)], sinks, desc="render",
                         max_frames=max_frames)
 
 
@@ -295,13 +297,13 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
     output_stage = OutputStage(sinks, on_packet=lambda p: _count(report, p))
     pace = not source.live and not source.stills
     if window is None:
-        stages = [track, encode, _render_stage(options, encode), output_stage]
+        stages = [track, encode, _render_stage(options, encode, live=True), output_stage]
         pipeline = Pipeline(source, stages, live=True, pace=pace, duration=duration)
         return _run_live_pipeline(pipeline, report, main_loop=None)
 
     # glfw needs the main thread, and the window's GL context is current there: render,
     # show and output on the main thread; capture, tracking and encoding run on theirs.
-    render = _render_stage(options, encode, ctx_factory=lambda: window.ctx)
+    render = _render_stage(options, encode, live=True, ctx_factory=lambda: window.ctx)
     pipeline = Pipeline(source, [track, encode], live=True, pace=pace, duration=duration)
 
     def main_loop() -> None:

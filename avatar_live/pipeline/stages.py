@@ -120,6 +120,7 @@ class RenderStage:
         encoder_name: str = "mesh",
         is_calibrating: Callable[[], bool] = lambda: False,
         self_view: bool = False,
+        show_latency: bool = True,
     ) -> None:
         self._make_renderer = make_renderer
         self._renderer: AvatarRenderer | None = None
@@ -127,6 +128,8 @@ class RenderStage:
         self._encoder_name = encoder_name
         self._is_calibrating = is_calibrating
         self._self_view = self_view
+        # Offline, frames wait in ordered queues on purpose: that wait is no latency.
+        self._show_latency = show_latency
         self._rate = RateMeter()
 
     def __call__(self, packet: Packet) -> Packet:
@@ -139,7 +142,8 @@ class RenderStage:
         if self._hud is not None:
             stats = HudStats(
                 fps=self._rate.rate,
-                latency_ms=(started - packet.frame.stamps["capture"]) * 1000.0 if "capture" in packet.frame.stamps else None,
+                latency_ms=((started - packet.frame.stamps["capture"]) * 1000.0
+                            if self._show_latency and "capture" in packet.frame.stamps else None),
                 face=packet.track is not None,
                 calibrating=self._is_calibrating(),
                 encoder=self._encoder_name,
