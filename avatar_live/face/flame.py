@@ -24,7 +24,7 @@ import scipy.sparse
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face import safe_pickle
-from avatar_live.face.rig import JOINT_PARENTS, axis_angle_to_matrix
+from avatar_live.face.rig import JOINT_PARENTS, axis_angle_to_matrix, world_transforms
 
 FLAME_VERTICES = 5023
 FLAME_FACES = 9976
@@ -244,31 +244,6 @@ def pose_corrective_feature(rotations: np.ndarray) -> np.ndarray:
         (J - 1) * 9 = P values.
     """
     return (rotations[1:] - np.eye(3)).reshape(-1)
-
-
-def world_transforms(rotations: np.ndarray, joints: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rest-relative joint transforms, as smplx's `batch_rigid_transform`.
-
-    A vertex skinned fully to joint j moves to `R[j] @ v + t[j]`.
-
-    Args:
-        rotations: J x 3 x 3 local rotations, each about its joint, relative to the parent.
-        joints: J x 3 rest joint positions.
-        parents: J parent indices, -1 for the root; parents come first.
-
-    Returns:
-        R: J x 3 x 3 world rotations; t: J x 3 translations.
-    """
-    world_r = np.empty_like(rotations)
-    world_origin = np.empty_like(joints)  # where each joint's rest position ends up
-    for j, parent in enumerate(parents):
-        if parent < 0:
-            world_r[j], world_origin[j] = rotations[j], joints[j]
-        else:
-            world_r[j] = world_r[parent] @ rotations[j]
-            world_origin[j] = world_r[parent] @ (joints[j] - joints[parent]) + world_origin[parent]
-    world_t = world_origin - np.einsum("jab,jb->ja", world_r, joints)
-    return world_r, world_t
 
 
 def blend_skinning(vertices: np.ndarray, weights: np.ndarray, world_r: np.ndarray, world_t: np.ndarray) -> np.ndarray:

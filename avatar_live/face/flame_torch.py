@@ -136,7 +136,7 @@ def flame_forward(tensors: FlameTensors, shape: torch.Tensor, expression: torch.
     feature = (rotations[:, 1:] - eye).reshape(batch, -1)
     v_posed = v_shaped + (feature @ tensors.posedirs.T).reshape(batch, n, 3)
 
-    # World transforms down the joint tree (parents first), as flame.world_transforms.
+    # World transforms down the joint tree (parents first), as rig.world_transforms.
     world_r: list[torch.Tensor] = []
     world_origin: list[torch.Tensor] = []
     for j, parent in enumerate(JOINT_PARENTS.tolist()):

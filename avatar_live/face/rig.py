@@ -136,6 +136,31 @@ def matrix_to_axis_angle(matrix: np.ndarray) -> np.ndarray:
     return axis * angle
 
 
+def world_transforms(rotations: np.ndarray, joints: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rest-relative joint transforms, as smplx's `batch_rigid_transform`.
+
+    A vertex skinned fully to joint j moves to `R[j] @ v + t[j]`.
+
+    Args:
+        rotations: J x 3 x 3 local rotations, each about its joint, relative to the parent.
+        joints: J x 3 rest joint positions.
+        parents: J parent indices, -1 for the root; parents come first.
+
+    Returns:
+        R: J x 3 x 3 world rotations; t: J x 3 translations.
+    """
+    world_r = np.empty_like(rotations)
+    world_origin = np.empty_like(joints)  # where each joint's rest position ends up
+    for j, parent in enumerate(parents):
+        if parent < 0:
+            world_r[j], world_origin[j] = rotations[j], joints[j]
+        else:
+            world_r[j] = world_r[parent] @ rotations[j]
+            world_origin[j] = world_r[parent] @ (joints[j] - joints[parent]) + world_origin[parent]
+    world_t = world_origin - np.einsum("jab,jb->ja", world_r, joints)
+    return world_r, world_t
+
+
 def skin(
     vertices: np.ndarray,
     joints: np.ndarray,
@@ -158,17 +183,9 @@ def skin(
     n_joints = joints.shape[0]
     if rotations.shape != (n_joints, 3):
         raise ValueError(f"rotations must be {n_joints} x 3, got {rotations.shape}")
-    local_r = axis_angle_to_matrix(rotations)
-    world_r = np.empty((n_joints, 3, 3))
-    world_t = np.empty((n_joints, 3))
+    world_r, world_t = world_transforms(axis_angle_to_matrix(rotations), joints.astype(np.float64), parents)
     moved = np.zeros(n_joints, bool)  # whether a joint or any ancestor rotates
-    for j in range(n_joints):
-        # Rotate about the joint: x -> R (x - j) + j, chained through the parents.
-        r, t = local_r[j], joints[j] - local_r[j] @ joints[j]
-        p = parents[j]
-        if p >= 0:
-            r, t = world_r[p] @ r, world_r[p] @ t + world_t[p]
-        world_r[j], world_t[j] = r, t
+    for j, p in enumerate(parents):
         moved[j] = np.any(rotations[j]) or (p >= 0 and moved[p])
     # Skin weights sum to 1, so sum_j w_j (R_j v + t_j) = v + sum_j w_j ((R_j - I) v + t_j):
     # joints at rest add nothing, and each moved joint only touches the vertices it carries.
