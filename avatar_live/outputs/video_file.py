@@ -47,4 +47,4 @@ class VideoFileSink(Sink):
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            log.info("wrote %d frames to %s", self.frames, self.path)
+            log.debug("wrote %d frames to %s", self.frames, self.path)
