@@ -33,7 +33,19 @@ if ! "$PYTHON" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= 
 fi
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
-  "$PYTHON" -m venv .venv
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    # Debian/Ubuntu split venv (ensurepip) into its own package.
+    rm -rf .venv
+    if command -v apt-get >/dev/null 2>&1; then
+      version=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+      say "installing python${version}-venv"
+      sudo_cmd=()
+      [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+      "${sudo_cmd[@]}" apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "python${version}-venv" >/dev/null
+    fi
+    "$PYTHON" -m venv .venv
+  fi
 fi
 say "installing avatar-live and its dependencies into .venv (a minute or two)"
 .venv/bin/python -m pip install -q --upgrade pip
