@@ -4,8 +4,12 @@ Layout under `store_root()` (the platform's user data dir, or `$AVATAR_LIVE_HOME
 
     flame/<file name>             a FLAME pickle, or a landmark embedding beside it
     flame/<file name>.json        what `add_flame` found when it validated the file
+    emoca/<name>.onnx             EMOCA's encoders, converted from the user's checkpoint
+    emotion/<name>.onnx           EmoDECA's emotion MLP, converted likewise
+    <kind>/<name>.onnx.json       what the conversion read (checkpoint file, sizes)
 
-Nothing is downloaded and nothing is shipped: FLAME's licence leaves that to the user.
+Nothing is downloaded and nothing is shipped: FLAME's and EMOCA's licences leave that to
+the user, and converted EMOCA models never leave their machine.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from avatar_live.face.flame import FLAME_EXPRESSION_COMPONENTS, FLAME_SHAPE_COMP
 
 HOME_ENV = "AVATAR_LIVE_HOME"
 METADATA_SUFFIX = ".json"
+# Folder under the store -> the kind a hand-placed file there is listed as.
+_FOLDER_KINDS = {"flame": "flame", "emoca": "emoca", "emotion": "emotion"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class StoredModel:
     """One file in the store.
 
     Attributes:
-        kind: "flame", "embedding-mediapipe" or "embedding-ibug68".
+        kind: "flame", "embedding-mediapipe", "embedding-ibug68", "emoca" or "emotion".
         name: the file name.
         path: where it is stored.
         size: bytes.
@@ -118,22 +124,77 @@ def list_models() -> list[StoredModel]:
     Returns:
         One entry per stored file (metadata files excluded).
     """
-    folder = store_root() / "flame"
-    if not folder.is_dir():
-        return []
     models = []
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix == METADATA_SUFFIX or not path.is_file():
+    for folder_name, folder_kind in _FOLDER_KINDS.items():
+        folder = store_root() / folder_name
+        if not folder.is_dir():
             continue
-        kind, details = "flame" if path.suffix == ".pkl" else "embedding", {}
-        metadata = path.with_name(path.name + METADATA_SUFFIX)
-        try:
-            saved = json.loads(metadata.read_text())
-            kind, details = saved["kind"], saved["details"]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # put there by hand: listed, with nothing validated
-        models.append(StoredModel(kind=kind, name=path.name, path=path, size=path.stat().st_size, details=details))
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or path.suffix == METADATA_SUFFIX or not path.is_file():
+                continue
+            kind, details = folder_kind, {}
+            if folder_name == "flame" and path.suffix != ".pkl":
+                kind = "embedding"
+            metadata = path.with_name(path.name + METADATA_SUFFIX)
+            try:
+                saved = json.loads(metadata.read_text())
+                kind, details = saved["kind"], saved["details"]
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # put there by hand: listed, with nothing validated
+            models.append(StoredModel(kind=kind, name=path.name, path=path, size=path.stat().st_size, details=details))
     return sorted(models, key=lambda m: (m.kind, m.name))
+
+
+def _add_converted(source: Path, kind: str, name: str | None) -> StoredModel:
+    """Find, load and export an EMOCA-family checkpoint folder into `<kind>/<name>.onnx` with metadata."""
+    # torch is imported only here: listing and FLAME imports should not pay its start-up time.
+    from avatar_live.encoders import checkpoint, export
+
+    loaders = {
+        "emoca": (checkpoint.EMOCA_CHECKPOINTS, checkpoint.load_emoca, export.export_encoder),
+        "emotion": (checkpoint.EMOTION_CHECKPOINTS, checkpoint.load_emotion, export.export_emotion),
+    }
+    subfolder, load, write = loaders[kind]
+    chosen = checkpoint.find_checkpoint(source / subfolder)
+    module = load(source)
+    target = store_root() / kind / f"{name or source.resolve().name}.onnx"
+    write(module, target)
+    details: dict[str, int | str] = {"checkpoint": str(chosen.relative_to(source)), "opset": export.OPSET}
+    target.with_name(target.name + METADATA_SUFFIX).write_text(json.dumps({"kind": kind, "details": details}, indent=1))
+    return StoredModel(kind=kind, name=target.name, path=target, size=target.stat().st_size, details=details)
+
+
+def add_emoca(folder: str | Path, name: str | None = None) -> StoredModel:
+    """Convert the user's EMOCA download (E_flame + E_expression) to ONNX in the store.
+
+    Args:
+        folder: the model folder holding `detail/checkpoints/*.ckpt`, e.g. `EMOCA_v2_lr_mse_20/`.
+        name: the stored name (`emoca/<name>.onnx`); default the folder's name.
+
+    Returns:
+        The stored ONNX model; `details` names the checkpoint used.
+
+    Raises:
+        AvatarLiveError: no checkpoint, an unreadable one, a missing or mis-shaped weight
+            (nothing is stored then), or the file cannot be written.
+    """
+    return _add_converted(Path(folder), "emoca", name)
+
+
+def add_emotion(folder: str | Path, name: str | None = None) -> StoredModel:
+    """Convert the user's EmoDECA emotion-recognition download (its MLP) to ONNX in the store.
+
+    Args:
+        folder: the model folder holding `checkpoints/*.ckpt`.
+        name: the stored name (`emotion/<name>.onnx`); default the folder's name.
+
+    Returns:
+        The stored ONNX model.
+
+    Raises:
+        AvatarLiveError: as `add_emoca`.
+    """
+    return _add_converted(Path(folder), "emotion", name)
 
 
 def flame_avatar_files() -> tuple[Path, Path]:

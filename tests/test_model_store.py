@@ -90,3 +90,21 @@ def test_flame_avatar_files_are_found_or_explained(store, downloads):
     model_store.add_flame(downloads / "generic_model.pkl", embedding=downloads / "mediapipe_landmark_embedding.npz")
     model, embedding = model_store.flame_avatar_files()
     assert model.name == "generic_model.pkl" and embedding.name == "mediapipe_landmark_embedding.npz"
+
+
+def test_hand_placed_emoca_files_are_listed_by_folder(store):
+    for folder, name in (("emoca", "mine.onnx"), ("emotion", "emo.onnx")):
+        (store / folder).mkdir(parents=True)
+        (store / folder / name).write_bytes(b"x" * 3)
+    assert [(m.kind, m.name, m.details) for m in model_store.list_models()] == [
+        ("emoca", "mine.onnx", {}), ("emotion", "emo.onnx", {})]
+
+
+def test_add_emoca_without_checkpoints_stores_nothing(store, tmp_path):
+    with pytest.raises(AvatarLiveError, match="no such folder"):
+        model_store.add_emoca(tmp_path / "EMOCA_v2")
+    (tmp_path / "EMOCA_v2" / "detail" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "EMOCA_v2" / "detail" / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(AvatarLiveError, match="no .ckpt checkpoint"):
+        model_store.add_emoca(tmp_path / "EMOCA_v2")
+    assert model_store.list_models() == []

@@ -1,0 +1,1 @@
+"""Learned face encoders the user imports (EMOCA): model definitions, checkpoint reading, ONNX export, crop."""
