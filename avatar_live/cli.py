@@ -27,7 +27,7 @@ commands (default: run):
   track    offline: every frame -> face parameters as JSON lines
   bench    per-stage and end-to-end timings
   avatar-sheet  a picture of the avatar: neutral, each blendshape, a few expressions
-  models   import your own FLAME download (`models add-flame PATH`), list what is installed
+  models   import your own FLAME/EMOCA downloads (`models add-flame PATH`, `add-emoca DIR`), list them
 
 examples:
   avatar-live --source demo                 # no webcam needed
@@ -146,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_flame.add_argument("path", type=Path, help="the FLAME .pkl file")
     add_flame.add_argument("--embedding", type=Path, metavar="PATH",
                            help="mediapipe_landmark_embedding.npz (needed to drive FLAME from the tracker)")
+    for kind, what in (("emoca", "an EMOCA model folder (e.g. EMOCA_v2_lr_mse_20)"),
+                       ("emotion", "an EMOCA emotion recognition model folder")):
+        add = models_commands.add_parser(
+            f"add-{kind}", help=f"convert {what} to ONNX on this machine",
+            description=f"Finds the checkpoint in {what}, loads the weights it needs without running any "
+                        "code from the file, and exports an ONNX model into your model folder. The result "
+                        "is derived from licensed weights: it stays on this machine.")
+        add.add_argument("folder", type=Path, help="the downloaded model folder")
     models_commands.add_parser("list", help="show the installed models and where they are")
     return parser
 
@@ -188,8 +196,13 @@ def _avatar_sheet(output: Path, cell: tuple[int, int]) -> int:
 def _models(args: argparse.Namespace) -> int:
     from avatar_live import model_store
 
+    adders = {"add-emoca": model_store.add_emoca, "add-emotion": model_store.add_emotion}
     if args.models_command == "add-flame":
         stored = model_store.add_flame(args.path, embedding=args.embedding)
+    elif args.models_command in adders:
+        print(f"converting {args.folder} (about a minute)...")
+        stored = adders[args.models_command](args.folder)
+    if args.models_command != "list":
         print(f"stored {stored.kind} model {stored.name} in {stored.path}")
         return 0
     installed = model_store.list_models()

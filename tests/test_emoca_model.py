@@ -202,3 +202,13 @@ def test_store_keeps_nothing_when_a_weight_is_missing(emoca_state, store, tmp_pa
         model_store.add_emoca(folder)
     assert model_store.list_models() == []
     shutil.rmtree(folder)
+
+
+def test_models_add_emoca_command_converts_and_lists(emoca_folder, store, capsys):
+    from avatar_live.cli import main
+
+    assert main(["models", "add-emoca", str(emoca_folder)]) == 0
+    assert (store / "emoca" / "EMOCA_v2_test.onnx").is_file()
+    assert main(["models", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "EMOCA_v2_test.onnx" in listing and "emoca" in listing

@@ -29,7 +29,7 @@ from torch import nn
 
 from avatar_live.encoders.emoca_model import EExpression, EFlame, EmocaEncoder, EmotionMLP
 from avatar_live.errors import AvatarLiveError
-from avatar_live.face.safe_pickle import _Guarded
+from avatar_live.face.safe_pickle import Guarded
 
 EMOCA_CHECKPOINTS = Path("detail") / "checkpoints"
 EMOTION_CHECKPOINTS = Path("checkpoints")
@@ -62,9 +62,9 @@ class StandIn:
 
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor_v2"): _Guarded(torch._utils._rebuild_tensor_v2),
-    ("torch._utils", "_rebuild_tensor_v3"): _Guarded(torch._utils._rebuild_tensor_v3),
-    ("torch._utils", "_rebuild_parameter"): _Guarded(torch._utils._rebuild_parameter),
+    ("torch._utils", "_rebuild_tensor_v2"): Guarded(torch._utils._rebuild_tensor_v2),
+    ("torch._utils", "_rebuild_tensor_v3"): Guarded(torch._utils._rebuild_tensor_v3),
+    ("torch._utils", "_rebuild_parameter"): Guarded(torch._utils._rebuild_parameter),
 }
 
 

@@ -92,7 +92,7 @@ def _sparse_names() -> dict[tuple[str, str], type]:
     return names
 
 
-class _Guarded:
+class Guarded:
     """An allowed function as an object a pickle cannot modify.
 
     A pickle can BUILD onto anything it holds: on a plain Python function that would set
@@ -127,11 +127,11 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("chumpy.ch", "Ch"): ChumpyArray,
-    ("copyreg", "_reconstructor"): _Guarded(copyreg._reconstructor),
+    ("copyreg", "_reconstructor"): Guarded(copyreg._reconstructor),
     ("builtins", "object"): object,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("_codecs", "encode"): _Guarded(_latin1_encode),
+    ("_codecs", "encode"): Guarded(_latin1_encode),
     **_sparse_names(),
 }
 
