@@ -1,0 +1,150 @@
+"""Pick the fastest inference backend this machine can run, and say why.
+
+Order: TensorRT (needs tensorrt, pycuda and a CUDA GPU) -> torch on CUDA -> ONNX Runtime
+on the CPU -> torch on the CPU. One log line names the choice and why each better one
+was skipped; `prefer` forces one backend and fails clearly when it cannot run here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from avatar_live.errors import AvatarLiveError
+from avatar_live.runtime.base import InferenceBackend
+
+log = logging.getLogger(__name__)
+
+BACKEND_NAMES = ("tensorrt", "torch-cuda", "onnxruntime", "torch-cpu")
+
+TorchFactory = Callable[[], object]
+
+
+def installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (a None entry in sys.modules means blocked)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def cuda_gpu() -> bool:
+    """Whether a CUDA GPU is usable, asked of torch when installed, else of pycuda."""
+    if installed("torch"):
+        import torch
+
+        return torch.cuda.is_available()
+    if installed("pycuda"):
+        import pycuda.driver as cuda
+
+        try:
+            cuda.init()
+            return cuda.Device.count() > 0
+        except cuda.Error:
+            return False
+    return False
+
+
+def unavailable_reason(name: str, onnx_path: Path | None, torch_factory: TorchFactory | None) -> str | None:
+    """Why backend `name` cannot run here, or None when it can."""
+    if name not in BACKEND_NAMES:
+        raise AvatarLiveError(f"unknown inference backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+    needs_onnx = name in ("tensorrt", "onnxruntime")
+    if needs_onnx and onnx_path is None:
+        return "no ONNX model"
+    if not needs_onnx and torch_factory is None:
+        return "no torch model"
+    modules = {"tensorrt": ("tensorrt", "pycuda"), "onnxruntime": ("onnxruntime",)}.get(name, ("torch",))
+    labels = {"tensorrt": "TensorRT", "pycuda": "pycuda", "onnxruntime": "ONNX Runtime", "torch": "torch"}
+    for module in modules:
+        if not installed(module):
+            return f"{labels[module]} not installed"
+    if name in ("tensorrt", "torch-cuda") and not cuda_gpu():
+        return "no CUDA GPU"
+    return None
+
+
+def onnx_io_names(onnx_path: str | Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The input and output names of an ONNX model (inputs that are weights excluded).
+
+    Raises:
+        AvatarLiveError: the onnx package is missing or the file cannot be read.
+    """
+    try:
+        import onnx
+    except ImportError as error:
+        raise AvatarLiveError("onnx is not installed (pip install 'avatar-live[emoca]')") from error
+    try:
+        graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    except Exception as error:  # onnx raises DecodeError, OSError, ... for bad files
+        raise AvatarLiveError(f"cannot read ONNX model {onnx_path}: {error}") from error
+    weights = {initializer.name for initializer in graph.initializer}
+    return (tuple(i.name for i in graph.input if i.name not in weights), tuple(o.name for o in graph.output))
+
+
+def create_backend(name: str, onnx_path: Path | None, torch_factory: TorchFactory | None, *,
+                   cache_dir: str | Path | None = None) -> InferenceBackend:
+    """Construct backend `name` (assumed available; see `unavailable_reason`)."""
+    if name == "tensorrt":
+        from avatar_live.runtime.tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(onnx_path, cache_dir=cache_dir)
+    if name == "onnxruntime":
+        from avatar_live.runtime.onnxruntime_backend import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(onnx_path)
+    from avatar_live.runtime.torch_backend import TorchBackend
+
+    if onnx_path is None:
+        raise AvatarLiveError("the torch backends take their input and output names from the ONNX export; give its path")
+    input_names, output_names = onnx_io_names(onnx_path)
+    return TorchBackend(torch_factory, input_names, output_names, device="cuda" if name == "torch-cuda" else "cpu")
+
+
+def select_backend(onnx_path: str | Path | None, torch_factory: TorchFactory | None, *,
+                   prefer: str | None = None, cache_dir: str | Path | None = None) -> InferenceBackend:
+    """The best available backend for a model given as an ONNX file and/or a torch factory.
+
+    Args:
+        onnx_path: the model exported to ONNX (None: only the torch backends qualify).
+        torch_factory: builds the same model as a torch module with weights loaded
+            (None: only the ONNX backends qualify).
+        prefer: force one of "tensorrt", "torch-cuda", "onnxruntime", "torch-cpu".
+        cache_dir: the TensorRT engine cache (default: the repository's `engines/`).
+
+    Returns:
+        The constructed backend; one INFO line says which and why better ones were skipped.
+
+    Raises:
+        AvatarLiveError: `prefer` is unknown or cannot run here, or no backend can.
+    """
+    onnx_path = Path(onnx_path) if onnx_path is not None else None
+    if prefer is not None:
+        reason = unavailable_reason(prefer, onnx_path, torch_factory)
+        if reason is not None:
+            raise AvatarLiveError(f"inference backend {prefer!r} is not available here: {reason}")
+        backend = create_backend(prefer, onnx_path, torch_factory, cache_dir=cache_dir)
+        log.info("inference backend: %s (forced)", backend.describe())
+        return backend
+
+    skipped = []
+    for name in BACKEND_NAMES:
+        reason = unavailable_reason(name, onnx_path, torch_factory)
+        if reason is None:
+            try:
+                backend = create_backend(name, onnx_path, torch_factory, cache_dir=cache_dir)
+            except AvatarLiveError as error:
+                # A backend that is installed but fails to start (e.g. TensorRT cannot
+                # parse the model) should not stop the app when a slower one works.
+                reason = str(error)
+            else:
+                because = f"; skipped {', '.join(skipped)}" if skipped else ""
+                log.info("inference backend: %s%s", backend.describe(), because)
+                return backend
+        skipped.append(f"{name} ({reason})")
+    raise AvatarLiveError(f"no inference backend can run this model: {', '.join(skipped)}")

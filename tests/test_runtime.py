@@ -1,0 +1,485 @@
+"""Inference backends: agreement with a float32 reference, selection, and the TensorRT engine cache.
+
+There is no GPU here, so the TensorRT path runs against small stand-ins for `tensorrt` and
+`pycuda.driver` installed in sys.modules. The stand-in engine executes the real ONNX file
+with onnxruntime on the bytes in its fake device memory, so the backend's buffer handling
+(shapes, copies, batch slicing) is checked end to end against the torch reference.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import types
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from avatar_live.errors import AvatarLiveError
+from avatar_live.runtime import base, engine_cache, select
+from avatar_live.runtime.base import InferenceBackend, check_against_reference, max_relative_error
+from avatar_live.runtime.onnxruntime_backend import OnnxRuntimeBackend
+from avatar_live.runtime.select import select_backend
+from avatar_live.runtime.torch_backend import TorchBackend
+
+
+class TinyEncoder(torch.nn.Module):
+    """224x224 RGB -> 7 parameters; small enough to export and run in milliseconds."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv = torch.nn.Conv2d(3, 8, 7, stride=8)
+        self.head = torch.nn.Linear(8, 7)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.conv(image)).mean(dim=(2, 3)))
+
+
+def export(module: torch.nn.Module, path) -> None:
+    with warnings.catch_warnings():
+        # The legacy exporter is deprecated in favour of one that needs onnxscript (not a dependency).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module.eval(), (torch.zeros(1, 3, 224, 224),), str(path), input_names=["image"],
+                          output_names=["params"], dynamic_axes={"image": {0: "batch"}, "params": {0: "batch"}},
+                          dynamo=False)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export(TinyEncoder(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return np.random.default_rng(0).random((3, 3, 224, 224), dtype=np.float32)
+
+
+def reference(images: np.ndarray) -> dict[str, np.ndarray]:
+    with torch.no_grad():
+        return {"params": TinyEncoder().eval()(torch.from_numpy(images)).numpy()}
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """This machine as the tests assume it, whatever is really installed: no TensorRT, no CUDA."""
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    monkeypatch.setattr(select, "cuda_gpu", lambda: False)
+
+
+def test_cpu_backends_match_float32_reference(model, images):
+    expected = reference(images)
+    with OnnxRuntimeBackend(model) as ort, TorchBackend(TinyEncoder, ["image"], ["params"]) as cpu:
+        for backend in (ort, cpu):
+            assert (backend.input_names, backend.output_names) == (("image",), ("params",))
+            assert backend.precision == "fp32" and backend.device == "cpu"
+            outputs = backend.run({"image": images})
+            assert outputs["params"].dtype == np.float32 and outputs["params"].shape == (3, 7)
+            assert max_relative_error(outputs, expected) < 1e-4
+            # Batch 1 after batch 3: nothing is stuck to the first batch size.
+            assert max_relative_error(backend.run({"image": images[1:2]}), {"params": expected["params"][1:2]}) < 1e-4
+        assert check_against_reference(ort, cpu, {"image": images}, tolerance=1e-4) < 1e-4
+
+
+def test_reference_check_fails_on_a_different_model(model, images):
+    with OnnxRuntimeBackend(model) as ort, TorchBackend(lambda: TinyEncoder(seed=1), ["image"], ["params"]) as other:
+        with pytest.raises(AvatarLiveError, match="disagrees"):
+            check_against_reference(ort, other, {"image": images}, tolerance=1e-3)
+
+
+def test_run_rejects_inputs_that_do_not_fit(model, images):
+    with OnnxRuntimeBackend(model) as ort:
+        with pytest.raises(AvatarLiveError, match="inputs are"):
+            ort.run({"img": images})
+    with pytest.raises(AvatarLiveError, match="same leading batch"):
+        base.check_inputs({"a": np.zeros((2, 3)), "b": np.zeros((3, 3))}, ["a", "b"])
+
+
+def test_select_uses_onnxruntime_without_gpu_and_says_why(model, images, no_gpu, caplog):
+    with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
+        backend = select_backend(model, TinyEncoder)
+    assert backend.name == "onnxruntime"
+    assert caplog.messages == ["inference backend: onnxruntime on cpu, fp32; skipped "
+                               "tensorrt (TensorRT not installed), torch-cuda (no CUDA GPU)"]
+    assert max_relative_error(backend.run({"image": images}), reference(images)) < 1e-4
+
+
+def test_select_falls_back_to_torch_cpu_without_onnxruntime(model, no_gpu, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
+        backend = select_backend(model, TinyEncoder)
+    assert backend.name == "torch-cpu"
+    assert "onnxruntime (ONNX Runtime not installed)" in caplog.text
+
+
+class FakeBackend(InferenceBackend):
+    def __init__(self, name: str) -> None:
+        self.name, self.device, self.precision = name, "fake", "fp16"
+
+    def run(self, inputs):
+        return {}
+
+
+@pytest.mark.parametrize(("missing", "gpu", "expected"), [
+    (set(), True, "tensorrt"),
+    ({"pycuda"}, True, "torch-cuda"),
+    ({"tensorrt"}, False, "onnxruntime"),
+    ({"tensorrt", "onnxruntime"}, False, "torch-cpu"),
+])
+def test_select_order(monkeypatch, model, missing, gpu, expected):
+    monkeypatch.setattr(select, "installed", lambda name: name not in missing)
+    monkeypatch.setattr(select, "cuda_gpu", lambda: gpu)
+    monkeypatch.setattr(select, "create_backend", lambda name, *args, **kwargs: FakeBackend(name))
+    assert select_backend(model, TinyEncoder).name == expected
+
+
+def test_select_skips_a_backend_that_fails_to_start(monkeypatch, model, caplog):
+    monkeypatch.setattr(select, "installed", lambda name: True)
+    monkeypatch.setattr(select, "cuda_gpu", lambda: True)
+
+    def create(name, *args, **kwargs):
+        if name == "tensorrt":
+            raise AvatarLiveError("TensorRT cannot parse tiny.onnx")
+        return FakeBackend(name)
+
+    monkeypatch.setattr(select, "create_backend", create)
+    with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
+        assert select_backend(model, TinyEncoder).name == "torch-cuda"
+    assert "skipped tensorrt (TensorRT cannot parse tiny.onnx)" in caplog.text
+
+
+def test_forced_backends(model, no_gpu, caplog):
+    with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
+        assert select_backend(model, TinyEncoder, prefer="torch-cpu").name == "torch-cpu"
+    assert "(forced)" in caplog.text
+    assert select_backend(model, None, prefer="onnxruntime").name == "onnxruntime"
+    with pytest.raises(AvatarLiveError, match="'tensorrt' is not available here: TensorRT not installed"):
+        select_backend(model, TinyEncoder, prefer="tensorrt")
+    with pytest.raises(AvatarLiveError, match="'torch-cuda' is not available here: no CUDA GPU"):
+        select_backend(model, TinyEncoder, prefer="torch-cuda")
+    with pytest.raises(AvatarLiveError, match="'torch-cpu' is not available here: no torch model"):
+        select_backend(model, None, prefer="torch-cpu")
+    with pytest.raises(AvatarLiveError, match="unknown inference backend 'cuda'"):
+        select_backend(model, TinyEncoder, prefer="cuda")
+
+
+def test_torch_cuda_backend_needs_a_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(AvatarLiveError, match="no CUDA GPU"):
+        TorchBackend(TinyEncoder, ["image"], ["params"], device="cuda")
+
+
+# ---- TensorRT stand-ins -----------------------------------------------------------------
+
+def fake_gpu_modules(gpu_name: str = "NVIDIA Fake GPU 80GB"):
+    """(tensorrt, pycuda, pycuda.driver) stand-ins implementing what the backend calls."""
+    import onnx
+    import onnxruntime
+
+    memory: dict[int, np.ndarray] = {}
+    cuda = types.ModuleType("pycuda.driver")
+
+    class Error(Exception):
+        pass
+
+    class Allocation:
+        def __init__(self, nbytes: int) -> None:
+            self.address = 0x1000 * (len(memory) + 1)
+            memory[self.address] = np.zeros(nbytes, np.uint8)
+
+        def __int__(self) -> int:
+            return self.address
+
+        def free(self) -> None:
+            del memory[self.address]
+
+    class Context:
+        depth = 0
+
+        def push(self):
+            Context.depth += 1
+
+        def pop(self):
+            Context.depth -= 1
+
+        def detach(self):
+            pass
+
+    class Device:
+        def __init__(self, index: int) -> None:
+            assert index == 0
+
+        @staticmethod
+        def count() -> int:
+            return 1
+
+        def name(self) -> str:
+            return gpu_name
+
+        def retain_primary_context(self):
+            return Context()
+
+    class Stream:
+        handle = 42
+
+        def synchronize(self):
+            pass
+
+    def memcpy_htod_async(device, host, stream):
+        memory[int(device)][:host.nbytes] = host.reshape(-1).view(np.uint8)
+
+    def memcpy_dtoh_async(host, device, stream):
+        host.reshape(-1).view(np.uint8)[:] = memory[int(device)][:host.nbytes]
+
+    cuda.__dict__.update(Error=Error, Device=Device, Stream=Stream, init=lambda: None, mem_alloc=Allocation,
+                         pagelocked_empty=lambda size, dtype: np.empty(size, dtype),
+                         memcpy_htod_async=memcpy_htod_async, memcpy_dtoh_async=memcpy_dtoh_async,
+                         memory=memory, Context=Context)
+    pycuda = types.ModuleType("pycuda")
+    pycuda.driver = cuda
+
+    trt = types.ModuleType("tensorrt")
+    trt.__version__ = "10.0.1.6"
+    trt.builds = []
+    trt.Logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None})
+    trt.BuilderFlag = types.SimpleNamespace(FP16="FP16")
+    trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
+    trt.TensorIOMode = types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT")
+    trt.nptype = lambda dtype: {"FLOAT": np.float32}[dtype]
+    magic = b"FAKE-TRT-ENGINE\n"
+
+    def shape_of(value) -> tuple[int, ...]:
+        return tuple(d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim)
+
+    class Network:
+        def __init__(self) -> None:
+            self.inputs, self.outputs, self.onnx = [], [], b""
+
+        @property
+        def num_inputs(self) -> int:
+            return len(self.inputs)
+
+        def get_input(self, i):
+            return self.inputs[i]
+
+    class OnnxParser:
+        num_errors = 0
+
+        def __init__(self, network, logger) -> None:
+            self.network = network
+
+        def parse(self, data: bytes) -> bool:
+            graph = onnx.load_from_string(data).graph
+            self.network.onnx = data
+            self.network.inputs = [types.SimpleNamespace(name=v.name, shape=shape_of(v)) for v in graph.input]
+            self.network.outputs = [types.SimpleNamespace(name=v.name, shape=shape_of(v)) for v in graph.output]
+            return True
+
+    class Config:
+        def __init__(self) -> None:
+            self.flags, self.profiles = set(), []
+
+        def set_flag(self, flag):
+            self.flags.add(flag)
+
+        def set_memory_pool_limit(self, pool, size):
+            assert pool == "WORKSPACE" and size > 0
+
+        def add_optimization_profile(self, profile):
+            self.profiles.append(profile)
+
+    class Profile:
+        def __init__(self) -> None:
+            self.shapes = {}
+
+        def set_shape(self, name, low, opt, high):
+            self.shapes[name] = [list(low), list(opt), list(high)]
+
+    class Builder:
+        def __init__(self, logger) -> None:
+            pass
+
+        def create_network(self, flags):
+            assert flags == 0  # TensorRT 10: explicit batch without flags
+            return Network()
+
+        def create_builder_config(self):
+            return Config()
+
+        def create_optimization_profile(self):
+            return Profile()
+
+        def build_serialized_network(self, network, config):
+            (profile,) = config.profiles
+            trt.builds.append({"fp16": "FP16" in config.flags, "profile": profile.shapes})
+            spec = {"onnx": network.onnx.hex(), "profile": profile.shapes,
+                    "io": [[v.name, "INPUT", v.shape] for v in network.inputs]
+                    + [[v.name, "OUTPUT", v.shape] for v in network.outputs]}
+            return magic + json.dumps(spec).encode()
+
+    class ExecutionContext:
+        def __init__(self, engine) -> None:
+            self.engine, self.addresses, self.shapes = engine, {}, {}
+
+        def set_tensor_address(self, name, address):
+            self.addresses[name] = address
+
+        def set_input_shape(self, name, shape):
+            low, _, high = self.engine.profile[name]
+            ok = all(a <= s <= b for a, s, b in zip(low, shape, high)) and len(shape) == len(low)
+            if ok:
+                self.shapes[name] = tuple(shape)
+            return ok
+
+        def get_tensor_shape(self, name):
+            (batch,) = {shape[0] for shape in self.shapes.values()}
+            return (batch, *self.engine.io[name][1][1:])
+
+        def execute_async_v3(self, stream_handle):
+            assert stream_handle == Stream.handle and Context.depth > 0
+            feeds = {}
+            for name, shape in self.shapes.items():
+                size = int(np.prod(shape)) * 4
+                feeds[name] = memory[self.addresses[name]][:size].view(np.float32).reshape(shape)
+            names = [n for n, (mode, _) in self.engine.io.items() if mode == "OUTPUT"]
+            for name, value in zip(names, self.engine.session.run(names, feeds)):
+                memory[self.addresses[name]][:value.nbytes] = value.astype(np.float32).reshape(-1).view(np.uint8)
+            return True
+
+    class Engine:
+        def __init__(self, spec) -> None:
+            self.io = {name: (mode, shape) for name, mode, shape in spec["io"]}
+            self.names = list(self.io)
+            self.profile = spec["profile"]
+            self.session = onnxruntime.InferenceSession(bytes.fromhex(spec["onnx"]),
+                                                        providers=["CPUExecutionProvider"])
+
+        num_io_tensors = property(lambda self: len(self.names))
+
+        def get_tensor_name(self, i):
+            return self.names[i]
+
+        def get_tensor_mode(self, name):
+            return self.io[name][0]
+
+        def get_tensor_dtype(self, name):
+            return "FLOAT"
+
+        def get_tensor_shape(self, name):
+            return self.io[name][1]
+
+        def create_execution_context(self):
+            return ExecutionContext(self)
+
+    class Runtime:
+        def __init__(self, logger) -> None:
+            pass
+
+        def deserialize_cuda_engine(self, data: bytes):
+            if not data.startswith(magic):
+                return None  # what TensorRT does with bytes that are not an engine
+            return Engine(json.loads(data[len(magic):]))  # truncated JSON raises, as TensorRT may
+
+    trt.__dict__.update(Builder=Builder, OnnxParser=OnnxParser, Runtime=Runtime)
+    return trt, pycuda, cuda
+
+
+@pytest.fixture
+def fake_trt(monkeypatch):
+    trt, pycuda, cuda = fake_gpu_modules()
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    monkeypatch.setitem(sys.modules, "pycuda", pycuda)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", cuda)
+    monkeypatch.setattr(select, "cuda_gpu", lambda: True)
+    return trt
+
+
+def test_tensorrt_is_selected_built_and_matches_reference(model, images, fake_trt, tmp_path, capsys, caplog):
+    with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
+        backend = select_backend(model, TinyEncoder, cache_dir=tmp_path)
+    assert "building TensorRT engine for tiny.onnx (first run, ~1-2 min)..." in capsys.readouterr().err
+    assert caplog.messages[-1] == "inference backend: tensorrt on cuda:0 (NVIDIA Fake GPU 80GB), fp16"
+    assert fake_trt.builds == [{"fp16": True, "profile": {"image": [[1, 3, 224, 224], [1, 3, 224, 224],
+                                                                   [8, 3, 224, 224]]}}]
+    assert (backend.input_names, backend.output_names) == (("image",), ("params",))
+    expected = reference(images)
+    assert max_relative_error(backend.run({"image": images}), expected) < 1e-4
+    first = backend.run({"image": images[2:]})
+    assert max_relative_error(first, {"params": expected["params"][2:]}) < 1e-4
+    backend.run({"image": images[:1]})
+    assert first["params"].shape == (1, 7) and np.allclose(first["params"], expected["params"][2:], rtol=1e-4)
+    with pytest.raises(AvatarLiveError, match="outside the TensorRT engine's range 1..8"):
+        backend.run({"image": np.zeros((9, 3, 224, 224), np.float32)})
+    backend.close()
+    assert sys.modules["pycuda.driver"].memory == {}  # device buffers freed
+    (engine_file,) = tmp_path.glob("*.engine")
+    assert engine_file.name.startswith("tiny.") and "nvidia-fake-gpu-80gb" in engine_file.name
+
+
+def tensorrt(model, cache_dir):
+    from avatar_live.runtime.tensorrt_backend import TensorRTBackend
+
+    return TensorRTBackend(model, cache_dir=cache_dir)
+
+
+def test_engine_cache_reuses_and_rebuilds(images, fake_trt, tmp_path, caplog):
+    model, engines = tmp_path / "tiny.onnx", tmp_path / "engines"
+    export(TinyEncoder(), model)
+    tensorrt(model, engines).close()
+    tensorrt(model, engines).close()
+    assert len(fake_trt.builds) == 1  # the second start loaded the cached engine
+    (cached,) = engines.glob("*.engine")
+
+    # Stale: the ONNX file changed (new weights), so its engine is rebuilt, never the old one loaded.
+    export(TinyEncoder(seed=1), model)
+    backend = tensorrt(model, engines)
+    with torch.no_grad():
+        expected = {"params": TinyEncoder(seed=1).eval()(torch.from_numpy(images)).numpy()}
+    assert len(fake_trt.builds) == 2
+    assert max_relative_error(backend.run({"image": images}), expected) < 1e-4
+    backend.close()
+    assert len(list(engines.glob("*.engine"))) == 2
+    export(TinyEncoder(), model)
+
+    # Foreign: a file under the right name whose header says it was built for another GPU.
+    cached.write_bytes(cached.read_bytes().replace(b"nvidia-fake-gpu-80gb", b"nvidia-other-gpu", 1))
+    with caplog.at_level(logging.INFO, logger="avatar_live.runtime.engine_cache"):
+        tensorrt(model, engines).close()
+    assert len(fake_trt.builds) == 3
+    assert "stale or foreign" in caplog.text
+
+    # Corrupt: a truncated engine fails to deserialize; it is rebuilt with a warning.
+    cached.write_bytes(cached.read_bytes()[:-100])
+    with caplog.at_level(logging.WARNING):
+        backend = tensorrt(model, engines)
+    assert len(fake_trt.builds) == 4
+    assert any(r.levelname == "WARNING" and "corrupt or truncated" in r.message for r in caplog.records)
+    assert max_relative_error(backend.run({"image": images}), reference(images)) < 1e-4
+    backend.close()
+    tensorrt(model, engines).close()
+    assert len(fake_trt.builds) == 4  # the rebuilt engine was cached
+
+
+def test_engine_key_holds_everything_an_engine_depends_on():
+    key = engine_cache.engine_key(b"onnx", "10.3.0", "NVIDIA GeForce RTX 4090", "fp16")
+    assert str(key) == f"{key.onnx_sha256}_trt10.3.0_nvidia-geforce-rtx-4090_fp16"
+    assert len(key.onnx_sha256) == 16
+    variants = [engine_cache.engine_key(b"onnx2", "10.3.0", "NVIDIA GeForce RTX 4090", "fp16"),
+                engine_cache.engine_key(b"onnx", "10.4.0", "NVIDIA GeForce RTX 4090", "fp16"),
+                engine_cache.engine_key(b"onnx", "10.3.0", "NVIDIA H100 80GB HBM3", "fp16"),
+                engine_cache.engine_key(b"onnx", "10.3.0", "NVIDIA GeForce RTX 4090", "fp32")]
+    assert len({str(k) for k in variants} | {str(key)}) == 5
+    assert engine_cache.sanitise("../Quadro RTX/8000 ") == "..-quadro-rtx-8000"
+
+
+def test_a_fresh_engine_that_will_not_load_is_an_error(tmp_path, model):
+    with pytest.raises(AvatarLiveError, match="cannot load"):
+        engine_cache.load_or_build(model, tensorrt_version="10", gpu_name="gpu", precision="fp16",
+                                   build=lambda onnx: b"junk", deserialize=lambda data: None, cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing unusable was cached
