@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from avatar_live.capture.base import Source
+from avatar_live.encoders.emoca_regressor import EmocaOptions, EmocaRegressor
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.builtin_head import build_builtin_head
 from avatar_live.face.rig import Rig, embed_landmarks
@@ -60,6 +61,9 @@ class AppOptions:
         landmarker_task: path of the user's `face_landmarker.task`.
         avatar: "builtin" (the head this project generates) or "flame" (the user's own
             FLAME model from the model store, driven through landmarks).
+        encoder: "mesh" (landmark solver only) or "emoca" (the user's imported EMOCA gives
+            the FLAME parameters and, when imported, the emotion).
+        backend: force an inference backend for EMOCA (None: the best available).
     """
 
     size: tuple[int, int] = (640, 480)
@@ -71,6 +75,8 @@ class AppOptions:
     tracker: str = "mesh"
     landmarker_task: Path | None = None
     avatar: str = "builtin"
+    encoder: str = "mesh"
+    backend: str | None = None
 
 
 @dataclass
@@ -128,24 +134,42 @@ def load_avatar(avatar: str) -> Rig:
     raise AvatarLiveError(f"unknown avatar {avatar!r}: use builtin or flame")
 
 
+def _make_emoca(options: AppOptions) -> EmocaRegressor | None:
+    if options.encoder == "mesh":
+        return None
+    if options.encoder != "emoca":
+        raise AvatarLiveError(f"unknown encoder {options.encoder!r}: use mesh or emoca")
+    from avatar_live.model_store import emoca_files
+
+    encoder_onnx, emotion_onnx = emoca_files()
+    regressor = EmocaRegressor.create_from_options(EmocaOptions(encoder_onnx, emotion_onnx, options.backend))
+    if emotion_onnx is None:
+        log.info("EMOCA's emotion model is not imported (`models add-emotion`): emotion from the rules")
+    return regressor
+
+
 def _front_stages(source: Source, options: AppOptions) -> tuple[TrackStage, EncodeStage]:
-    avatar = load_avatar(options.avatar)  # first: a missing FLAME install fails before the camera opens
-    tracker = _make_tracker(options)
+    emoca = _make_emoca(options)
     head = build_builtin_head()
-    retarget = None if avatar is head else LandmarkRetarget(
-        head.embedding.landmark_indices, embed_landmarks(head.vertices, head.faces, head.embedding),
-        rig_landmark_basis(avatar),
-    )
+    retarget = None
+    if options.encoder == "mesh" and options.avatar != "builtin":
+        # Without EMOCA, FLAME follows the landmark motion the built-in head is solved from.
+        avatar = load_avatar(options.avatar)
+        retarget = LandmarkRetarget(head.embedding.landmark_indices,
+                                    embed_landmarks(head.vertices, head.faces, head.embedding),
+                                    rig_landmark_basis(avatar))
+    tracker = _make_tracker(options)
     solver = LandmarkSolver.create_from_options(
         head, SolverOptions(calibrate=options.calibrate, calibration_seconds=options.calibration_seconds),
         retarget=retarget,
     )
-    return TrackStage(tracker, stills=source.stills), EncodeStage(solver, FaceParamsSmoother(), stills=source.stills)
+    encode = EncodeStage(solver, FaceParamsSmoother(), stills=source.stills, emoca=emoca)
+    return TrackStage(tracker, stills=source.stills), encode
 
 
 def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool,
                   ctx_factory: Callable | None = None) -> RenderStage:
-    rig = load_avatar(options.avatar)
+    rig = load_avatar(options.avatar)  # raises before any thread starts when FLAME is missing
     render_options = RenderOptions(size=options.size)
 
     def make_renderer() -> AvatarRenderer:
@@ -153,8 +177,8 @@ def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool,
         return AvatarRenderer.create_from_options(rig, render_options, ctx=ctx)
 
     hud = Hud(options.size) if options.hud else None
-    return RenderStage(make_renderer, hud, is_calibrating=lambda: encode.calibrating, self_view=options.self_view,
-                       show_latency=live)
+    return RenderStage(make_renderer, hud, encoder_name=options.encoder, is_calibrating=lambda: encode.calibrating,
+                       self_view=options.self_view, show_latency=live)
 
 
 def _progress(total: int | None, desc: str):

@@ -72,9 +72,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                             "MediaPipe FaceLandmarker's learned blendshapes (needs --landmarker-task)")
     group.add_argument("--landmarker-task", type=Path, metavar="PATH",
                        help="your face_landmarker.task model (download it from MediaPipe)")
-    group.add_argument("--avatar", choices=("builtin", "flame"), default="builtin",
+    group.add_argument("--avatar", choices=("builtin", "flame"),
                        help="builtin: the head this project generates (default); flame: your own FLAME model "
-                            "(install it first with `avatar-live models add-flame`)")
+                            "(install it first with `avatar-live models add-flame`; the default with "
+                            "--encoder emoca)")
+    group.add_argument("--encoder", choices=("mesh", "emoca"), default="mesh",
+                       help="mesh: landmark solver only (default, offline); emoca: your imported EMOCA "
+                            "(`models add-emoca`) regresses FLAME parameters and emotion")
+    group.add_argument("--backend", choices=("tensorrt", "torch-cuda", "onnxruntime", "torch-cpu"),
+                       help="inference backend for EMOCA (default: the best available, logged)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log lines; tracebacks on errors")
 
 
@@ -167,7 +173,9 @@ def _options(args: argparse.Namespace):
     return AppOptions(size=args.size, fps=getattr(args, "fps", None), hud=not args.no_hud,
                       self_view=args.self_view, calibrate=not args.no_calibrate,
                       calibration_seconds=args.calibration_seconds, tracker=args.tracker,
-                      landmarker_task=args.landmarker_task, avatar=args.avatar)
+                      landmarker_task=args.landmarker_task,
+                      avatar=args.avatar or ("flame" if args.encoder == "emoca" else "builtin"),
+                      encoder=args.encoder, backend=args.backend)
 
 
 def _print_report(report, *, what: str) -> None:

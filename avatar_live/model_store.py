@@ -25,7 +25,11 @@ import platformdirs
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.embeddings import load_deca_embedding, load_mediapipe_embedding
-from avatar_live.face.flame import FLAME_EXPRESSION_COMPONENTS, FLAME_SHAPE_COMPONENTS, load_flame
+from avatar_live.face.flame import (
+    FLAME_EXPRESSION_COMPONENTS,
+    FLAME_SHAPE_COMPONENTS,
+    load_flame,
+)
 
 HOME_ENV = "AVATAR_LIVE_HOME"
 METADATA_SUFFIX = ".json"
@@ -217,3 +221,23 @@ def flame_avatar_files() -> tuple[Path, Path]:
             "`avatar-live models add-flame generic_model.pkl --embedding mediapipe_landmark_embedding.npz`"
         )
     return models[0], embeddings[0]
+
+
+def emoca_files() -> tuple[Path, Path | None]:
+    """The stored EMOCA encoder and (if any) emotion model that `--encoder emoca` uses.
+
+    Returns:
+        (encoder ONNX path, emotion ONNX path or None); the first by name of each.
+
+    Raises:
+        AvatarLiveError: no EMOCA encoder is stored yet (says how to add one).
+    """
+    stored = list_models()
+    encoders = [m.path for m in stored if m.kind == "emoca"]
+    emotions = [m.path for m in stored if m.kind == "emotion"]
+    if not encoders:
+        raise AvatarLiveError(
+            "--encoder emoca needs your EMOCA download (emoca.is.tue.mpg.de): run "
+            "`avatar-live models add-emoca EMOCA_v2_lr_mse_20` (and `models add-emotion FOLDER` for its emotion)"
+        )
+    return encoders[0], (emotions[0] if emotions else None)

@@ -212,3 +212,35 @@ def test_models_add_emoca_command_converts_and_lists(emoca_folder, store, capsys
     assert main(["models", "list"]) == 0
     listing = capsys.readouterr().out
     assert "EMOCA_v2_test.onnx" in listing and "emoca" in listing
+
+
+def test_track_with_emoca_writes_flame_parameters_for_every_frame(emoca_folder, store, tmp_path, caplog):
+    import json
+    import logging
+
+    from avatar_live.cli import main
+    from conftest import shared_file
+
+    model_store.add_emoca(emoca_folder)
+    out = tmp_path / "p.jsonl"
+    with caplog.at_level(logging.INFO, logger="avatar_live"):
+        assert main(["track", str(shared_file("video/single_face.mp4")), "-o", str(out), "--encoder", "emoca"]) == 0
+    assert "inference backend: onnxruntime" in caplog.text  # the automatic choice is logged
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 72 and all(r["face"] for r in records)
+    flames = [r["flame"] for r in records]
+    assert all([len(f[k]) for k in ("shape", "expression", "jaw", "global", "cam")] == [100, 50, 3, 3, 3]
+               for f in flames)
+    expression = np.array([f["expression"] for f in flames])
+    assert np.isfinite(expression).all() and expression.std(axis=0).max() > 0  # a new crop every frame
+
+
+def test_emoca_without_an_import_is_a_clear_error(store, tmp_path, capsys):
+    import cv2
+
+    from avatar_live.cli import main
+
+    image = tmp_path / "grey.png"
+    cv2.imwrite(str(image), np.full((32, 32, 3), 128, np.uint8))
+    assert main(["track", str(image), "-o", str(tmp_path / "p.jsonl"), "--encoder", "emoca"]) == 1
+    assert "models add-emoca" in capsys.readouterr().err

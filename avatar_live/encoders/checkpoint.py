@@ -27,7 +27,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from avatar_live.encoders.emoca_model import EExpression, EFlame, EmocaEncoder, EmotionMLP
+from avatar_live.encoders.emoca_model import (
+    EExpression,
+    EFlame,
+    EmocaEncoder,
+    EmotionMLP,
+)
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.safe_pickle import Guarded
 

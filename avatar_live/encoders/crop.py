@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from avatar_live.encoders.emoca_model import CROP_SIZE
+CROP_SIZE = 224
+"""EMOCA's input: a square crop of this many pixels a side."""
+
 
 BOX_MARGIN = 1.1
 BOX_SCALE = 1.25

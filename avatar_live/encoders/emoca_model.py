@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from avatar_live.encoders.crop import CROP_SIZE
+
 # FLAME code layout of E_flame's output, in order (DECA's param_list).
 CODE_SIZES: dict[str, int] = {"shape": 100, "tex": 50, "exp": 50, "pose": 6, "cam": 3, "light": 27}
 FLAME_OUTPUTS = sum(CODE_SIZES.values())  # 236
 EXPRESSION_OUTPUTS = CODE_SIZES["exp"]
-CROP_SIZE = 224
 FEATURES = 2048
 # Emotion MLP: input shape | exp | jaw pose; output 8 class logits | valence | arousal.
 EMOTION_INPUTS = CODE_SIZES["shape"] + CODE_SIZES["exp"] + 3  # 153

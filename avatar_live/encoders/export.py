@@ -13,7 +13,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from avatar_live.encoders.emoca_model import CODE_SIZES, CROP_SIZE, EMOTION_INPUTS, EmocaEncoder, EmotionMLP
+from avatar_live.encoders.emoca_model import (
+    CODE_SIZES,
+    CROP_SIZE,
+    EMOTION_INPUTS,
+    EmocaEncoder,
+    EmotionMLP,
+)
 from avatar_live.errors import AvatarLiveError
 
 OPSET = 17

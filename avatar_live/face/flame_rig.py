@@ -13,7 +13,13 @@ import numpy as np
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.drive import FLAME_EXPRESSION_NAMES
 from avatar_live.face.flame import FlameModel, shape_flame
-from avatar_live.face.rig import JOINT_NAMES, MATERIALS, LandmarkEmbedding, Rig, embed_landmarks
+from avatar_live.face.rig import (
+    JOINT_NAMES,
+    MATERIALS,
+    LandmarkEmbedding,
+    Rig,
+    embed_landmarks,
+)
 from avatar_live.tracking import topology
 
 SKIN_ALBEDO = (0.72, 0.72, 0.72)

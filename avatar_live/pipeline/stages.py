@@ -10,7 +10,10 @@ import threading
 import time
 from typing import Callable
 
+import numpy as np
+
 from avatar_live.emotion.rules import estimate_emotion
+from avatar_live.encoders.emoca_regressor import EmocaRegressor
 from avatar_live.outputs.base import Sink
 from avatar_live.pipeline.metrics import RateMeter
 from avatar_live.render.hud import Hud, HudStats
@@ -61,10 +64,12 @@ class EncodeStage:
 
     name = "encode"
 
-    def __init__(self, solver: LandmarkSolver, smoother: FaceParamsSmoother, *, stills: bool) -> None:
+    def __init__(self, solver: LandmarkSolver, smoother: FaceParamsSmoother, *, stills: bool,
+                 emoca: EmocaRegressor | None = None) -> None:
         self._solver = solver
         self._smoother = smoother
         self._stills = stills
+        self._emoca = emoca
         self._recalibrate = threading.Event()
 
     def request_recalibration(self) -> None:
@@ -83,23 +88,26 @@ class EncodeStage:
         track = packet.track
         height, width = packet.frame.image.shape[:2]
         if self._stills:
-            params = (self._learned(self._solver.solve_image(track, (width, height)), track)
+            params = (self._learned(self._solver.solve_image(track, (width, height)), packet.frame.image, track)
                       if track is not None else FaceParams.neutral())
         else:
             raw = (self._solver.solve_video_frame(track, packet.frame.time, (width, height))
                    if track is not None else None)
-            params = self._smoother.update(self._learned(raw, track) if raw is not None else None, packet.frame.time)
-        if params.face:
+            params = self._smoother.update(
+                self._learned(raw, packet.frame.image, track) if raw is not None else None, packet.frame.time)
+        if params.face and params.emotion is None:
             params.emotion = estimate_emotion(params.arkit)
         packet.params = params
         _finish(packet, self.name, started)
         return packet
 
-    @staticmethod
-    def _learned(params: FaceParams, track: Track) -> FaceParams:
-        """Prefer a tracker's own learned blendshapes (FaceLandmarker) to the solver's."""
+    def _learned(self, params: FaceParams, image: np.ndarray, track: Track) -> FaceParams:
+        """Prefer learned estimates to the landmark solver's: a tracker's own blendshapes
+        (FaceLandmarker), and EMOCA's FLAME parameters and emotion."""
         if track.blendshapes is not None:
             params.arkit = track.blendshapes.copy()
+        if self._emoca is not None:
+            params.flame, params.emotion = self._emoca.encode(image, track.landmarks)
         return params
 
 
