@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Callable
 
 from avatar_live.capture.base import Source
-from avatar_live.encoders.emoca_regressor import EmocaOptions, EmocaRegressor
+from avatar_live.encoders.emoca_regressor import (
+    BackgroundEmoca,
+    EmocaOptions,
+    EmocaRegressor,
+)
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.builtin_head import build_builtin_head
 from avatar_live.face.rig import Rig, embed_landmarks
@@ -148,8 +152,10 @@ def _make_emoca(options: AppOptions) -> EmocaRegressor | None:
     return regressor
 
 
-def _front_stages(source: Source, options: AppOptions) -> tuple[TrackStage, EncodeStage]:
+def _front_stages(source: Source, options: AppOptions, *, live: bool = False) -> tuple[TrackStage, EncodeStage]:
     emoca = _make_emoca(options)
+    if emoca is not None and live:
+        emoca = BackgroundEmoca(emoca)
     head = build_builtin_head()
     retarget = None
     if options.encoder == "mesh" and options.avatar != "builtin":
@@ -309,7 +315,7 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
             except AvatarLiveError as exc:
                 outputs, duration = _headless_fallback(outputs, duration, str(exc))
     try:
-        track, encode = _front_stages(source, options)
+        track, encode = _front_stages(source, options, live=True)
         sinks = _open_live_sinks(outputs, size=options.size, fps=source.fps)
     except BaseException:
         source.close()

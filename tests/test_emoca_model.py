@@ -244,3 +244,20 @@ def test_emoca_without_an_import_is_a_clear_error(store, tmp_path, capsys):
     cv2.imwrite(str(image), np.full((32, 32, 3), 128, np.uint8))
     assert main(["track", str(image), "-o", str(tmp_path / "p.jsonl"), "--encoder", "emoca"]) == 1
     assert "models add-emoca" in capsys.readouterr().err
+
+
+def test_live_emoca_runs_in_the_background_without_holding_frames(emoca_folder, store, tmp_path):
+    import json
+
+    from avatar_live.app import AppOptions, LiveOutputs, run_live
+    from avatar_live.capture.sources import open_source
+    from conftest import shared_file
+
+    model_store.add_emoca(emoca_folder)
+    params = tmp_path / "live.jsonl"
+    report = run_live(open_source(str(shared_file("video/single_face.mp4"))),
+                      AppOptions(size=(160, 120), encoder="emoca"), LiveOutputs(params=params), headless=True)
+    records = [json.loads(line) for line in params.read_text().splitlines()]
+    assert report.frames == len(records) > 0
+    with_flame = [r for r in records if "flame" in r]
+    assert with_flame and len(with_flame[-1]["flame"]["expression"]) == 50

@@ -6,12 +6,14 @@ best inference backend available (`avatar_live.runtime.select`).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from avatar_live.encoders.crop import crop_face
+from avatar_live.pipeline.channels import Closed, LatestMailbox
 from avatar_live.runtime.base import InferenceBackend
 from avatar_live.runtime.select import select_backend
 from avatar_live.types import Emotion, FlameParams
@@ -86,3 +88,45 @@ class EmocaRegressor:
         self._encoder.close()
         if self._emotion is not None:
             self._emotion.close()
+
+
+class BackgroundEmoca:
+    """Runs an `EmocaRegressor` on its own thread, always on the newest face submitted.
+
+    Live mode uses it so a slow encoder never holds the pipeline back: each frame submits
+    its face and takes the latest finished result (older submissions are dropped).
+    """
+
+    def __init__(self, regressor: EmocaRegressor) -> None:
+        self._regressor = regressor
+        self._inbox: LatestMailbox[tuple[np.ndarray, np.ndarray]] = LatestMailbox()
+        self._latest: tuple[FlameParams, Emotion | None] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="emoca", daemon=True)
+        self._thread.start()
+
+    def submit(self, image: np.ndarray, landmarks: np.ndarray) -> None:
+        """Queue a face for encoding, replacing one not yet started."""
+        if self._error is not None:
+            raise self._error
+        self._inbox.put((image, landmarks))
+
+    def latest(self) -> tuple[FlameParams, Emotion | None] | None:
+        """The most recent result, or None before the first one is ready."""
+        return self._latest
+
+    def close(self) -> None:
+        self._inbox.close()
+        self._thread.join(timeout=5)
+        self._regressor.close()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                try:
+                    item = self._inbox.get()
+                except Closed:
+                    return
+                self._latest = self._regressor.encode(*item)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the next submit()
+            self._error = exc

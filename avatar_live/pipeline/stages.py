@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from avatar_live.emotion.rules import estimate_emotion
-from avatar_live.encoders.emoca_regressor import EmocaRegressor
+from avatar_live.encoders.emoca_regressor import BackgroundEmoca, EmocaRegressor
 from avatar_live.outputs.base import Sink
 from avatar_live.pipeline.metrics import RateMeter
 from avatar_live.render.hud import Hud, HudStats
@@ -59,13 +59,15 @@ class EncodeStage:
 
     Stills are solved independently (average neutral, no smoothing). Video frames go
     through calibration and the smoother, which holds and then eases to neutral when the
-    face is lost.
+    face is lost. EMOCA, when given, runs on every frame (an `EmocaRegressor`, offline) or
+    beside the stage on the newest face (a `BackgroundEmoca`, live), so a slow encoder
+    never holds frames back; pose, blendshapes and gaze still come from every frame.
     """
 
     name = "encode"
 
     def __init__(self, solver: LandmarkSolver, smoother: FaceParamsSmoother, *, stills: bool,
-                 emoca: EmocaRegressor | None = None) -> None:
+                 emoca: EmocaRegressor | BackgroundEmoca | None = None) -> None:
         self._solver = solver
         self._smoother = smoother
         self._stills = stills
@@ -106,9 +108,18 @@ class EncodeStage:
         (FaceLandmarker), and EMOCA's FLAME parameters and emotion."""
         if track.blendshapes is not None:
             params.arkit = track.blendshapes.copy()
-        if self._emoca is not None:
+        if isinstance(self._emoca, BackgroundEmoca):
+            self._emoca.submit(image, track.landmarks)
+            latest = self._emoca.latest()
+            if latest is not None:
+                params.flame, params.emotion = latest
+        elif self._emoca is not None:
             params.flame, params.emotion = self._emoca.encode(image, track.landmarks)
         return params
+
+    def close(self) -> None:
+        if self._emoca is not None:
+            self._emoca.close()
 
 
 class RenderStage:

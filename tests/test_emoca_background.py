@@ -1,0 +1,58 @@
+"""Live EMOCA runs beside the pipeline: a slow encoder never holds frames back."""
+
+import time
+
+import numpy as np
+import pytest
+
+from avatar_live.encoders.emoca_regressor import BackgroundEmoca
+from avatar_live.types import Emotion, FlameParams
+
+
+class SlowRegressor:
+    """Takes `seconds` per face and returns the frame's mean pixel as its expression."""
+
+    def __init__(self, seconds, fail=False):
+        self.seconds, self.fail, self.calls, self.closed = seconds, fail, 0, False
+
+    def encode(self, image, landmarks):
+        time.sleep(self.seconds)
+        if self.fail:
+            raise RuntimeError("encoder broke")
+        self.calls += 1
+        value = float(image.mean())
+        flame = FlameParams(np.zeros(100), np.full(50, value), np.zeros(3), np.zeros(3), np.zeros(3))
+        return flame, Emotion(0.0, 0.0, np.full(8, 1 / 8), "emoca")
+
+    def close(self):
+        self.closed = True
+
+
+def _frame(value):
+    return np.full((8, 8, 3), value, np.uint8), np.zeros((478, 3), np.float32)
+
+
+def test_submitting_never_waits_and_the_newest_face_wins():
+    regressor = SlowRegressor(0.1)
+    background = BackgroundEmoca(regressor)
+    started = time.perf_counter()
+    for value in range(30):  # 30 frames at "camera speed" while the encoder takes 100 ms each
+        background.submit(*_frame(value))
+    assert time.perf_counter() - started < 0.1
+    assert background.latest() is None  # nothing finished yet
+    deadline = time.monotonic() + 5
+    while (background.latest() is None or background.latest()[0].expression[0] != 29) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert background.latest()[0].expression[0] == 29  # the newest frame, not a queue of stale ones
+    assert regressor.calls <= 3
+    background.close()
+    assert regressor.closed
+
+
+def test_an_encoder_error_reaches_the_pipeline():
+    background = BackgroundEmoca(SlowRegressor(0.0, fail=True))
+    background.submit(*_frame(1))
+    time.sleep(0.2)
+    with pytest.raises(RuntimeError, match="encoder broke"):
+        background.submit(*_frame(2))
+    background.close()
