@@ -3,13 +3,23 @@
 # Debian/Ubuntu), a virtual environment, and the package with its pinned dependencies.
 # Usage: ./install.sh            the app and the test tools
 #        EXTRAS=dev,emoca ./install.sh   also torch/onnx for the EMOCA encoder
+#        INSTALL_ALSO="xvfb" ./install.sh  also these Debian packages
 set -euo pipefail
 cd "$(dirname "$0")"
 
 say() { printf 'install: %s\n' "$*"; }
 
-# Headless OpenGL (Mesa EGL) and the libraries OpenCV's wheel links against.
-SYSTEM_PACKAGES=(libegl1 libgl1 libgl1-mesa-dri libegl-mesa0 libglib2.0-0)
+# apt-get install the named Debian packages, as root (through sudo when not root).
+apt_install() {
+  local as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "$@" >/dev/null
+}
+
+# Headless OpenGL (Mesa EGL) and the libraries OpenCV's wheel links against; callers may
+# add more (CI adds Xvfb for its real-window tests) with INSTALL_ALSO="pkg ...".
+SYSTEM_PACKAGES=(libegl1 libgl1 libgl1-mesa-dri libegl-mesa0 libglib2.0-0 ${INSTALL_ALSO:-})
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -17,10 +27,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   done
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing system packages: ${missing[*]}"
-    sudo_cmd=()
-    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
   fi
 else
   say "not a Debian/Ubuntu system: make sure Mesa EGL/OpenGL libraries are installed"
@@ -39,10 +46,7 @@ if [ ! -x .venv/bin/python ]; then
     if command -v apt-get >/dev/null 2>&1; then
       version=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
       say "installing python${version}-venv"
-      sudo_cmd=()
-      [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-      "${sudo_cmd[@]}" apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "python${version}-venv" >/dev/null
+      apt_install "python${version}-venv"
     fi
     "$PYTHON" -m venv .venv
   fi
