@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -99,13 +98,6 @@ class RunReport:
 
     def summaries(self) -> dict[str, Summary]:
         return self.timings.summaries()
-
-
-def has_display() -> bool:
-    """Whether a desktop window can be opened here."""
-    if sys.platform in ("win32", "darwin"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _make_tracker(options: AppOptions) -> FaceMeshTracker | FaceLandmarkerTracker:
@@ -204,16 +196,8 @@ def _run_offline(source: Source, stages: list, sinks: list[Sink], *, desc: str, 
 
         pipeline = Pipeline(source, [*stages, OutputStage(sinks, on_packet=finished)], live=False,
                             max_frames=max_frames)
-        started = time.perf_counter()
-        pipeline.start()
-        try:
-            pipeline.drain()
-        except KeyboardInterrupt:
-            log.warning("interrupted: finishing the frames in flight and closing the outputs")
-            pipeline.stop()
-            pipeline.drain()
-        report.seconds = time.perf_counter() - started
-    return report
+        return _run_pipeline(pipeline, report, main_loop=None,
+                             interrupted="interrupted: finishing the frames in flight and closing the outputs")
 
 
 def render_file(source: Source, output: Path, options: AppOptions, *, params_out: Path | None = None,
@@ -305,11 +289,11 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
     """
     window = None
     if not headless:
+        from avatar_live.render.window import Window, has_display
+
         if not has_display():
             outputs, duration = _headless_fallback(outputs, duration, "no display")
         else:
-            from avatar_live.render.window import Window
-
             try:
                 window = Window(options.size)
             except AvatarLiveError as exc:
@@ -329,7 +313,7 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
     if window is None:
         stages = [track, encode, _render_stage(options, encode, live=True), output_stage]
         pipeline = Pipeline(source, stages, live=True, pace=pace, duration=duration)
-        return _run_live_pipeline(pipeline, report, main_loop=None)
+        return _run_pipeline(pipeline, report, main_loop=None)
 
     # glfw needs the main thread, and the window's GL context is current there: render,
     # show and output on the main thread; capture, tracking and encoding run on theirs.
@@ -367,7 +351,7 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
             output_stage.close()
             window.close()
 
-    return _run_live_pipeline(pipeline, report, main_loop=main_loop)
+    return _run_pipeline(pipeline, report, main_loop=main_loop)
 
 
 def _count(report: RunReport, packet: Packet) -> None:
@@ -375,7 +359,10 @@ def _count(report: RunReport, packet: Packet) -> None:
     report.timings.add(packet.durations, packet.frame.stamps.get("capture"), time.perf_counter())
 
 
-def _run_live_pipeline(pipeline: Pipeline, report: RunReport, *, main_loop: Callable[[], None] | None) -> RunReport:
+def _run_pipeline(pipeline: Pipeline, report: RunReport, *, main_loop: Callable[[], None] | None,
+                  interrupted: str = "stopping") -> RunReport:
+    """Run to the end (or Ctrl-C, which stops the source and lets the frames in flight
+    finish), with `main_loop` on this thread when the window needs it."""
     started = time.perf_counter()
     pipeline.start()
     try:
@@ -384,7 +371,7 @@ def _run_live_pipeline(pipeline: Pipeline, report: RunReport, *, main_loop: Call
             pipeline.stop()
         pipeline.drain()
     except KeyboardInterrupt:
-        log.info("stopping")
+        log.info(interrupted)
         pipeline.stop()
         pipeline.drain()
     except BaseException:

@@ -306,7 +306,7 @@ class FaceParamsSmoother:
             f.reset()
 
     def _track(self, params: FaceParams, time: float) -> FaceParams:
-        _check_shapes(params)
+        params.check_shapes()
         if self._held is not None:
             # Re-seed at what is on screen now, so the return starts there, not at the
             # pre-loss filter state.
@@ -362,11 +362,3 @@ class FaceParamsSmoother:
             confidence=held.confidence * fade,
             flame=flame,
         )
-
-
-def _check_shapes(params: FaceParams) -> None:
-    expected = {"rotation": (3,), "translation": (3,), "arkit": (len(ARKIT_NAMES),), "gaze": (2,)}
-    for name, shape in expected.items():
-        actual = np.shape(getattr(params, name))
-        if actual != shape:
-            raise ValueError(f"FaceParams.{name} must have shape {shape}, got {actual}")

@@ -157,6 +157,14 @@ class FaceParams:
     emotion: Emotion | None = None
     flame: FlameParams | None = None
 
+    def check_shapes(self) -> None:
+        """Raise ValueError when an array is not its documented shape."""
+        expected = {"rotation": (3,), "translation": (3,), "arkit": (len(ARKIT_NAMES),), "gaze": (2,)}
+        for name, shape in expected.items():
+            actual = np.shape(getattr(self, name))
+            if actual != shape:
+                raise ValueError(f"FaceParams.{name} must have shape {shape}, got {actual}")
+
     @staticmethod
     def neutral() -> "FaceParams":
         return FaceParams(

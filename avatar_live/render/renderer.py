@@ -30,7 +30,7 @@ from avatar_live.face.rig import (
     pose_rig,
     vertex_normals,
 )
-from avatar_live.types import ARKIT_NAMES, FaceParams
+from avatar_live.types import FaceParams
 
 SHADER_DIR = Path(avatar_live.__file__).resolve().parent.parent / "shaders"
 
@@ -249,7 +249,7 @@ class AvatarRenderer:
         Raises:
             ValueError: a parameter array has the wrong shape.
         """
-        _check_params(params)
+        params.check_shapes()
         joints = self._eye_rotations(params.gaze)
         self._driver.set_jaw(joints, params)
         vertices = pose_rig(self._rig, self._driver.weights(params), joints)
@@ -336,15 +336,6 @@ def _check_rig(rig: Rig) -> None:
         raise AvatarLiveError(f"rig {rig.name!r}: faces must be F x 3, got {rig.faces.shape}")
     if len(MATERIALS) > _MAX_MATERIALS or (n and int(rig.materials.max()) >= len(MATERIALS)):
         raise AvatarLiveError(f"rig {rig.name!r}: material index out of range (there are {len(MATERIALS)})")
-
-
-def _check_params(params: FaceParams) -> None:
-    """Raise ValueError when `params` arrays are not the documented shapes."""
-    expected = {"arkit": (len(ARKIT_NAMES),), "gaze": (2,), "rotation": (3,), "translation": (3,)}
-    for name, shape in expected.items():
-        actual = np.shape(getattr(params, name))
-        if actual != shape:
-            raise ValueError(f"FaceParams.{name} must have shape {shape}, got {actual}")
 
 
 def _frame_camera(rig: Rig, aspect: float) -> _Camera:

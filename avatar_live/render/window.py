@@ -32,6 +32,13 @@ _SPECIAL_KEYS: dict[int, str] = {
 }
 
 
+def has_display() -> bool:
+    """Whether a desktop window can be opened here (Windows and macOS always have one)."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 class Window:
     """A resizable window showing RGB frames letterboxed to its size.
 
@@ -53,7 +60,7 @@ class Window:
         width, height = size
         if width <= 0 or height <= 0:
             raise AvatarLiveError(f"window size must be positive, got {width} x {height}")
-        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        if not has_display():
             raise AvatarLiveError("no display to open a window on ($DISPLAY is not set); use a file or virtual-camera output instead")
         _glfw_call(glfw.init, "cannot start glfw")
         try:
