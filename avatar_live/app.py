@@ -130,24 +130,25 @@ def load_avatar(avatar: str) -> Rig:
     raise AvatarLiveError(f"unknown avatar {avatar!r}: use builtin or flame")
 
 
-def _make_emoca(options: AppOptions) -> EmocaRegressor | None:
+def _make_emoca(options: AppOptions, *, live: bool) -> EmocaRegressor | BackgroundEmoca | None:
     if options.encoder == "mesh":
         return None
     if options.encoder != "emoca":
         raise AvatarLiveError(f"unknown encoder {options.encoder!r}: use mesh or emoca")
     from avatar_live.model_store import emoca_files
 
-    encoder_onnx, emotion_onnx = emoca_files()
-    regressor = EmocaRegressor.create_from_options(EmocaOptions(encoder_onnx, emotion_onnx, options.backend))
-    if emotion_onnx is None:
+    encoder, emotion = emoca_files()
+    # Live, the encoder runs beside the display on one CPU thread, leaving the other cores
+    # to capture, tracking and rendering; offline it is the bottleneck and gets them all.
+    regressor = EmocaRegressor.create_from_options(
+        EmocaOptions(encoder, emotion, options.backend, cpu_threads=1 if live else None))
+    if emotion is None:
         log.info("EMOCA's emotion model is not imported (`models add-emotion`): emotion from the rules")
-    return regressor
+    return BackgroundEmoca(regressor) if live else regressor
 
 
 def _front_stages(source: Source, options: AppOptions, *, live: bool = False) -> tuple[TrackStage, EncodeStage]:
-    emoca = _make_emoca(options)
-    if emoca is not None and live:
-        emoca = BackgroundEmoca(emoca)
+    emoca = _make_emoca(options, live=live)
     head = build_builtin_head()
     retarget = None
     if options.encoder == "mesh" and options.avatar != "builtin":

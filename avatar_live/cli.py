@@ -10,6 +10,7 @@ from pathlib import Path
 
 from avatar_live import __version__
 from avatar_live.errors import AvatarLiveError
+from avatar_live.runtime.select import BACKEND_NAMES
 
 log = logging.getLogger("avatar_live")
 
@@ -79,8 +80,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--encoder", choices=("mesh", "emoca"), default="mesh",
                        help="mesh: landmark solver only (default, offline); emoca: your imported EMOCA "
                             "(`models add-emoca`) regresses FLAME parameters and emotion")
-    group.add_argument("--backend", choices=("tensorrt", "torch-cuda", "onnxruntime", "torch-cpu"),
-                       help="inference backend for EMOCA (default: the best available, logged)")
+    group.add_argument("--backend", choices=BACKEND_NAMES,
+                       help="inference backend for EMOCA (default: the best available, logged; "
+                            "onnxruntime-int8 is the CPU's fast choice, onnxruntime its float32 one)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log lines; tracebacks on errors")
 
 
@@ -208,7 +210,7 @@ def _models(args: argparse.Namespace) -> int:
     if args.models_command == "add-flame":
         stored = model_store.add_flame(args.path, embedding=args.embedding)
     elif args.models_command in adders:
-        print(f"converting {args.folder} (about a minute)...")
+        print(f"converting {args.folder} (under a minute)...")
         stored = adders[args.models_command](args.folder)
     if args.models_command != "list":
         print(f"stored {stored.kind} model {stored.name} in {stored.path}")

@@ -5,8 +5,13 @@ Layout under `store_root()` (the platform's user data dir, or `$AVATAR_LIVE_HOME
     flame/<file name>             a FLAME pickle, or a landmark embedding beside it
     flame/<file name>.json        what `add_flame` found when it validated the file
     emoca/<name>.onnx             EMOCA's encoders, converted from the user's checkpoint
+    emoca/<name>.int8.onnx        the same, quantized for ONNX Runtime on the CPU
     emotion/<name>.onnx           EmoDECA's emotion MLP, converted likewise
+    <kind>/<name>.pt              the converted weights, for the torch backends
     <kind>/<name>.onnx.json       what the conversion read (checkpoint file, sizes)
+
+A converted model is listed once, by its `.onnx`; the `.int8.onnx` and `.pt` beside it
+are other forms of it (`converted_model`).
 
 Nothing is downloaded and nothing is shipped: FLAME's and EMOCA's licences leave that to
 the user, and converted EMOCA models never leave their machine.
@@ -15,6 +20,7 @@ the user, and converted EMOCA models never leave their machine.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -24,6 +30,7 @@ from pathlib import Path
 import platformdirs
 
 from avatar_live.errors import AvatarLiveError
+from avatar_live.runtime.base import ModelFiles
 from avatar_live.face.embeddings import load_deca_embedding, load_mediapipe_embedding
 from avatar_live.face.flame import (
     FLAME_EXPRESSION_COMPONENTS,
@@ -31,10 +38,14 @@ from avatar_live.face.flame import (
     load_flame,
 )
 
+log = logging.getLogger(__name__)
+
 HOME_ENV = "AVATAR_LIVE_HOME"
 METADATA_SUFFIX = ".json"
 # Folder under the store -> the kind a hand-placed file there is listed as.
 _FOLDER_KINDS = {"flame": "flame", "emoca": "emoca", "emotion": "emotion"}
+INT8_SUFFIX = ".int8.onnx"
+WEIGHTS_SUFFIX = ".pt"
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,8 @@ def list_models() -> list[StoredModel]:
         for path in sorted(folder.iterdir()):
             if path.name.startswith(".") or path.suffix == METADATA_SUFFIX or not path.is_file():
                 continue
+            if folder_name != "flame" and _is_companion(path):
+                continue
             kind, details = folder_kind, {}
             if folder_name == "flame" and path.suffix != ".pkl":
                 kind = "embedding"
@@ -150,9 +163,9 @@ def list_models() -> list[StoredModel]:
 
 
 def _add_converted(source: Path, kind: str, name: str | None) -> StoredModel:
-    """Find, load and export an EMOCA-family checkpoint folder into `<kind>/<name>.onnx` with metadata."""
+    """Find, load and export an EMOCA-family checkpoint folder into `<kind>/<name>.onnx` (+ forms) with metadata."""
     # torch is imported only here: listing and FLAME imports should not pay its start-up time.
-    from avatar_live.encoders import checkpoint, export
+    from avatar_live.encoders import checkpoint, export, quantize
 
     loaders = {
         "emoca": (checkpoint.EMOCA_CHECKPOINTS, checkpoint.load_emoca, export.export_encoder),
@@ -160,16 +173,65 @@ def _add_converted(source: Path, kind: str, name: str | None) -> StoredModel:
     }
     subfolder, load, write = loaders[kind]
     chosen = checkpoint.find_checkpoint(source / subfolder)
+    log.info("reading %s", chosen)
     module = load(source)
     target = store_root() / kind / f"{name or source.resolve().name}.onnx"
+    log.info("exporting to %s", target)
     write(module, target)
+    export.save_weights(module, _companion(target, WEIGHTS_SUFFIX))
     details: dict[str, int | str] = {"checkpoint": str(chosen.relative_to(source)), "opset": export.OPSET}
+    if kind == "emoca":
+        int8 = _companion(target, INT8_SUFFIX)
+        int8.unlink(missing_ok=True)  # never pair a new model with an old INT8 copy
+        log.info("quantizing to INT8 for the CPU, calibrated on the demo face (about 15 s)")
+        try:
+            deviation = quantize.quantize_encoder(
+                target, int8, quantize.demo_face_crops(quantize.CALIBRATION_CROPS + quantize.CHECK_CROPS))
+        except AvatarLiveError as error:
+            log.warning("no INT8 encoder: %s", error)
+            details["int8"] = "none"
+        else:
+            details["int8"] = f"max deviation {deviation:.2%}"
     target.with_name(target.name + METADATA_SUFFIX).write_text(json.dumps({"kind": kind, "details": details}, indent=1))
     return StoredModel(kind=kind, name=target.name, path=target, size=target.stat().st_size, details=details)
 
 
+def _companion(model: Path, suffix: str) -> Path:
+    """Another form of the converted model stored at `model` (`<name>.onnx` -> `<name><suffix>`)."""
+    return model.with_name(model.name.removesuffix(".onnx") + suffix)
+
+
+def _is_companion(path: Path) -> bool:
+    return path.name.endswith(INT8_SUFFIX) or path.suffix == WEIGHTS_SUFFIX
+
+
+def converted_model(path: Path, kind: str) -> ModelFiles:
+    """Every form of a converted model stored at `path` that is present.
+
+    Args:
+        path: the stored `<kind>/<name>.onnx`.
+        kind: "emoca" or "emotion".
+
+    Returns:
+        The ONNX file, the INT8 copy if there is one, and a loader of the torch weights if
+        they are there (torch is imported only when a torch backend calls it).
+    """
+    int8, weights = _companion(path, INT8_SUFFIX), _companion(path, WEIGHTS_SUFFIX)
+
+    def load_torch_module() -> object:
+        from avatar_live.encoders.checkpoint import load_weights
+
+        return load_weights(weights, kind)
+
+    return ModelFiles(onnx=path, int8_onnx=int8 if int8.is_file() else None,
+                      torch_factory=load_torch_module if weights.is_file() else None)
+
+
 def add_emoca(folder: str | Path, name: str | None = None) -> StoredModel:
-    """Convert the user's EMOCA download (E_flame + E_expression) to ONNX in the store.
+    """Convert the user's EMOCA download (E_flame + E_expression) into the store.
+
+    Writes the ONNX export, the weights for the torch backends, and an INT8 copy for
+    ONNX Runtime on the CPU when quantization keeps its outputs close (else a warning).
 
     Args:
         folder: the model folder holding `detail/checkpoints/*.ckpt`, e.g. `EMOCA_v2_lr_mse_20/`.
@@ -186,7 +248,7 @@ def add_emoca(folder: str | Path, name: str | None = None) -> StoredModel:
 
 
 def add_emotion(folder: str | Path, name: str | None = None) -> StoredModel:
-    """Convert the user's EmoDECA emotion-recognition download (its MLP) to ONNX in the store.
+    """Convert the user's EmoDECA emotion-recognition download (its MLP) into the store (ONNX and weights).
 
     Args:
         folder: the model folder holding `checkpoints/*.ckpt`.
@@ -223,11 +285,11 @@ def flame_avatar_files() -> tuple[Path, Path]:
     return models[0], embeddings[0]
 
 
-def emoca_files() -> tuple[Path, Path | None]:
+def emoca_files() -> tuple[ModelFiles, ModelFiles | None]:
     """The stored EMOCA encoder and (if any) emotion model that `--encoder emoca` uses.
 
     Returns:
-        (encoder ONNX path, emotion ONNX path or None); the first by name of each.
+        (encoder, emotion model or None), each in every form stored; the first by name of each.
 
     Raises:
         AvatarLiveError: no EMOCA encoder is stored yet (says how to add one).
@@ -240,4 +302,4 @@ def emoca_files() -> tuple[Path, Path | None]:
             "--encoder emoca needs your EMOCA download (emoca.is.tue.mpg.de): run "
             "`avatar-live models add-emoca EMOCA_v2_lr_mse_20` (and `models add-emotion FOLDER` for its emotion)"
         )
-    return encoders[0], (emotions[0] if emotions else None)
+    return converted_model(encoders[0], "emoca"), (converted_model(emotions[0], "emotion") if emotions else None)

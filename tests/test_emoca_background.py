@@ -1,5 +1,9 @@
 """Live EMOCA runs beside the pipeline: a slow encoder never holds frames back."""
 
+import logging
+import os
+import sys
+import threading
 import time
 
 import numpy as np
@@ -32,7 +36,7 @@ def _frame(value):
     return np.full((8, 8, 3), value, np.uint8), np.zeros((478, 3), np.float32)
 
 
-def test_submitting_never_waits_and_the_newest_face_wins():
+def test_submitting_never_waits_and_the_newest_face_wins(caplog):
     regressor = SlowRegressor(0.1)
     background = BackgroundEmoca(regressor)
     started = time.perf_counter()
@@ -45,8 +49,31 @@ def test_submitting_never_waits_and_the_newest_face_wins():
         time.sleep(0.01)
     assert background.latest()[0].expression[0] == 29  # the newest frame, not a queue of stale ones
     assert regressor.calls <= 3
-    background.close()
+    with caplog.at_level(logging.INFO, logger="avatar_live.encoders.emoca_regressor"):
+        background.close()
     assert regressor.closed
+    assert background.encoded == regressor.calls
+    assert f"EMOCA encoded {regressor.calls} faces in " in caplog.text  # the user sees the encoder's own rate
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_the_encoder_thread_yields_to_the_display():
+    seen = []
+
+    class Probe(SlowRegressor):
+        def encode(self, image, landmarks):
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().encode(image, landmarks)
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    background = BackgroundEmoca(Probe(0.0))
+    background.submit(*_frame(1))
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    background.close()
+    assert seen == [min(own + BackgroundEmoca.PRIORITY_DROP, 19)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the caller's is untouched
 
 
 def test_an_encoder_error_reaches_the_pipeline():

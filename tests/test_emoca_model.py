@@ -58,6 +58,23 @@ def store(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+@pytest.fixture(scope="module")
+def converted_home(emoca_folder, tmp_path_factory):
+    # Converting (export, weights, INT8 calibration) takes ~20 s: done once for the module.
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(model_store.HOME_ENV, str(home))
+        model_store.add_emoca(emoca_folder)
+    return home
+
+
+@pytest.fixture
+def converted_store(converted_home, monkeypatch):
+    """A store holding the converted test EMOCA (shared by the module's tests: do not add to it)."""
+    monkeypatch.setenv(model_store.HOME_ENV, str(converted_home))
+    return converted_home
+
+
 def _crops(n: int) -> np.ndarray:
     """n x 3 x 224 x 224 float32 crops made with EMOCA's crop from synthetic frames."""
     rng = np.random.default_rng(1)
@@ -181,17 +198,43 @@ def test_emotion_mlp_exports_and_matches(tmp_path):
     assert best.exists()
 
 
-def test_store_converts_emoca_and_emotion(emoca_folder, store, tmp_path):
-    stored = model_store.add_emoca(emoca_folder)
-    assert stored.path == store / "emoca" / "EMOCA_v2_test.onnx"
-    assert stored.details == {"checkpoint": "detail/checkpoints/deca-epoch=03-val_loss=0.45.ckpt", "opset": 17}
+def test_store_converts_emoca_into_every_form_and_lists_it_once(converted_store, emoca_folder):
+    from avatar_live.encoders import quantize
+
+    [stored] = model_store.list_models()
+    assert stored.path == converted_store / "emoca" / "EMOCA_v2_test.onnx" and stored.kind == "emoca"
+    assert stored.details["checkpoint"] == "detail/checkpoints/deca-epoch=03-val_loss=0.45.ckpt"
+    assert stored.details["opset"] == 17
+    assert stored.details["int8"].startswith("max deviation ")
+    encoder, emotion = model_store.emoca_files()
+    assert emotion is None
+    assert encoder.onnx == stored.path and encoder.int8_onnx == converted_store / "emoca" / "EMOCA_v2_test.int8.onnx"
+    crops = _crops(2)
+    expected = checkpoint.load_emoca(emoca_folder)(torch.from_numpy(crops))
+    with torch.no_grad():
+        from_weights = encoder.torch_factory()(torch.from_numpy(crops))  # what the torch backends run
+    for got, want in zip(from_weights, expected):
+        torch.testing.assert_close(got, want)
+    fp32 = ort.InferenceSession(str(encoder.onnx)).run(None, {"image": crops})
+    int8 = ort.InferenceSession(str(encoder.int8_onnx)).run(None, {"image": crops})
+    assert [o.name for o in ort.InferenceSession(str(encoder.onnx)).get_outputs()][2] == "exp"
+    assert max(_max_relative(q, f) for q, f in zip(int8, fp32)) < quantize.MAX_DEVIATION
+
+
+def test_store_converts_emotion_into_onnx_and_weights(store, tmp_path):
     emotion_folder = tmp_path / "emorec"
     emoca_files.write_emotion(emotion_folder)
-    model_store.add_emotion(emotion_folder, name="emorec")
-    listed = {(m.kind, m.name): m for m in model_store.list_models()}
-    assert set(listed) == {("emoca", "EMOCA_v2_test.onnx"), ("emotion", "emorec.onnx")}
-    assert listed[("emoca", "EMOCA_v2_test.onnx")] == stored
-    assert [o.name for o in ort.InferenceSession(str(stored.path)).get_outputs()][2] == "exp"
+    stored = model_store.add_emotion(emotion_folder, name="emorec")
+    assert [(m.kind, m.name) for m in model_store.list_models()] == [("emotion", "emorec.onnx")]
+    files = model_store.converted_model(stored.path, "emotion")
+    assert files.int8_onnx is None  # the MLP is tiny: float32 everywhere
+    codes = np.random.default_rng(2).normal(size=(3, 153)).astype(np.float32)
+    with torch.no_grad():
+        expected = checkpoint.load_emotion(emotion_folder)(torch.from_numpy(codes)).numpy()
+        from_weights = files.torch_factory()(torch.from_numpy(codes)).numpy()
+    np.testing.assert_allclose(from_weights, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(AvatarLiveError, match="not a converted weights file"):
+        checkpoint.load_weights(stored.path, "emotion")  # the ONNX file is not a weights file
 
 
 def test_store_keeps_nothing_when_a_weight_is_missing(emoca_state, store, tmp_path):
@@ -214,18 +257,23 @@ def test_models_add_emoca_command_converts_and_lists(emoca_folder, store, capsys
     assert "EMOCA_v2_test.onnx" in listing and "emoca" in listing
 
 
-def test_track_with_emoca_writes_flame_parameters_for_every_frame(emoca_folder, store, tmp_path, caplog):
+@pytest.mark.parametrize(("backend", "logged"), [
+    (None, "backend for the EMOCA encoder: onnxruntime-int8 on cpu, int8; skipped"),  # the automatic CPU choice
+    ("torch-cpu", "backend for the EMOCA encoder: torch-cpu on cpu, fp32 (forced)"),  # runs the stored weights
+])
+def test_track_with_emoca_writes_flame_parameters_for_every_frame(converted_store, tmp_path, caplog, backend, logged):
     import json
     import logging
 
     from avatar_live.cli import main
     from conftest import shared_file
 
-    model_store.add_emoca(emoca_folder)
     out = tmp_path / "p.jsonl"
+    forced = ["--backend", backend] if backend else []
     with caplog.at_level(logging.INFO, logger="avatar_live"):
-        assert main(["track", str(shared_file("video/single_face.mp4")), "-o", str(out), "--encoder", "emoca"]) == 0
-    assert "inference backend: onnxruntime" in caplog.text  # the automatic choice is logged
+        assert main(["track", str(shared_file("video/single_face.mp4")), "-o", str(out), "--encoder", "emoca",
+                     *forced]) == 0
+    assert logged in caplog.text
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 72 and all(r["face"] for r in records)
     flames = [r["flame"] for r in records]
@@ -246,14 +294,13 @@ def test_emoca_without_an_import_is_a_clear_error(store, tmp_path, capsys):
     assert "models add-emoca" in capsys.readouterr().err
 
 
-def test_live_emoca_runs_in_the_background_without_holding_frames(emoca_folder, store, tmp_path):
+def test_live_emoca_runs_in_the_background_without_holding_frames(converted_store, tmp_path):
     import json
 
     from avatar_live.app import AppOptions, LiveOutputs, run_live
     from avatar_live.capture.sources import open_source
     from conftest import shared_file
 
-    model_store.add_emoca(emoca_folder)
     params = tmp_path / "live.jsonl"
     report = run_live(open_source(str(shared_file("video/single_face.mp4"))),
                       AppOptions(size=(160, 120), encoder="emoca"), LiveOutputs(params=params), headless=True)

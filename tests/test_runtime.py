@@ -15,12 +15,13 @@ import types
 import warnings
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.runtime import base, engine_cache, select
-from avatar_live.runtime.base import InferenceBackend, check_against_reference, max_relative_error
+from avatar_live.runtime.base import InferenceBackend, ModelFiles, check_against_reference, max_relative_error
 from avatar_live.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from avatar_live.runtime.select import select_backend
 from avatar_live.runtime.torch_backend import TorchBackend
@@ -102,17 +103,17 @@ def test_run_rejects_inputs_that_do_not_fit(model, images):
 
 def test_select_uses_onnxruntime_without_gpu_and_says_why(model, images, no_gpu, caplog):
     with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
-        backend = select_backend(model, TinyEncoder)
+        backend = select_backend(ModelFiles(model, torch_factory=TinyEncoder))
     assert backend.name == "onnxruntime"
-    assert caplog.messages == ["inference backend: onnxruntime on cpu, fp32; skipped "
-                               "tensorrt (TensorRT not installed), torch-cuda (no CUDA GPU)"]
+    assert caplog.messages == ["inference backend: onnxruntime on cpu, fp32; skipped tensorrt (TensorRT not "
+                               "installed), torch-cuda (no CUDA GPU), onnxruntime-int8 (no INT8 model)"]
     assert max_relative_error(backend.run({"image": images}), reference(images)) < 1e-4
 
 
 def test_select_falls_back_to_torch_cpu_without_onnxruntime(model, no_gpu, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
-        backend = select_backend(model, TinyEncoder)
+        backend = select_backend(ModelFiles(model, torch_factory=TinyEncoder))
     assert backend.name == "torch-cpu"
     assert "onnxruntime (ONNX Runtime not installed)" in caplog.text
 
@@ -125,17 +126,19 @@ class FakeBackend(InferenceBackend):
         return {}
 
 
-@pytest.mark.parametrize(("missing", "gpu", "expected"), [
-    (set(), True, "tensorrt"),
-    ({"pycuda"}, True, "torch-cuda"),
-    ({"tensorrt"}, False, "onnxruntime"),
-    ({"tensorrt", "onnxruntime"}, False, "torch-cpu"),
+@pytest.mark.parametrize(("missing", "gpu", "int8", "expected"), [
+    (set(), True, True, "tensorrt"),
+    ({"pycuda"}, True, True, "torch-cuda"),
+    ({"tensorrt"}, False, True, "onnxruntime-int8"),
+    ({"tensorrt"}, False, False, "onnxruntime"),
+    ({"tensorrt", "onnxruntime"}, False, True, "torch-cpu"),
 ])
-def test_select_order(monkeypatch, model, missing, gpu, expected):
+def test_select_order(monkeypatch, model, missing, gpu, int8, expected):
     monkeypatch.setattr(select, "installed", lambda name: name not in missing)
     monkeypatch.setattr(select, "cuda_gpu", lambda: gpu)
     monkeypatch.setattr(select, "create_backend", lambda name, *args, **kwargs: FakeBackend(name))
-    assert select_backend(model, TinyEncoder).name == expected
+    files = ModelFiles(model, int8_onnx=model if int8 else None, torch_factory=TinyEncoder)
+    assert select_backend(files).name == expected
 
 
 def test_select_skips_a_backend_that_fails_to_start(monkeypatch, model, caplog):
@@ -149,23 +152,25 @@ def test_select_skips_a_backend_that_fails_to_start(monkeypatch, model, caplog):
 
     monkeypatch.setattr(select, "create_backend", create)
     with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
-        assert select_backend(model, TinyEncoder).name == "torch-cuda"
+        assert select_backend(ModelFiles(model, torch_factory=TinyEncoder)).name == "torch-cuda"
     assert "skipped tensorrt (TensorRT cannot parse tiny.onnx)" in caplog.text
 
 
 def test_forced_backends(model, no_gpu, caplog):
     with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
-        assert select_backend(model, TinyEncoder, prefer="torch-cpu").name == "torch-cpu"
+        assert select_backend(ModelFiles(model, torch_factory=TinyEncoder), prefer="torch-cpu").name == "torch-cpu"
     assert "(forced)" in caplog.text
-    assert select_backend(model, None, prefer="onnxruntime").name == "onnxruntime"
+    assert select_backend(ModelFiles(model), prefer="onnxruntime").name == "onnxruntime"
     with pytest.raises(AvatarLiveError, match="'tensorrt' is not available here: TensorRT not installed"):
-        select_backend(model, TinyEncoder, prefer="tensorrt")
+        select_backend(ModelFiles(model, torch_factory=TinyEncoder), prefer="tensorrt")
     with pytest.raises(AvatarLiveError, match="'torch-cuda' is not available here: no CUDA GPU"):
-        select_backend(model, TinyEncoder, prefer="torch-cuda")
+        select_backend(ModelFiles(model, torch_factory=TinyEncoder), prefer="torch-cuda")
     with pytest.raises(AvatarLiveError, match="'torch-cpu' is not available here: no torch model"):
-        select_backend(model, None, prefer="torch-cpu")
+        select_backend(ModelFiles(model), prefer="torch-cpu")
+    with pytest.raises(AvatarLiveError, match="'onnxruntime-int8' is not available here: no INT8 model"):
+        select_backend(ModelFiles(model), prefer="onnxruntime-int8")
     with pytest.raises(AvatarLiveError, match="unknown inference backend 'cuda'"):
-        select_backend(model, TinyEncoder, prefer="cuda")
+        select_backend(ModelFiles(model, torch_factory=TinyEncoder), prefer="cuda")
 
 
 def test_torch_cuda_backend_needs_a_gpu():
@@ -173,6 +178,41 @@ def test_torch_cuda_backend_needs_a_gpu():
         pytest.skip("a CUDA GPU is present")
     with pytest.raises(AvatarLiveError, match="no CUDA GPU"):
         TorchBackend(TinyEncoder, ["image"], ["params"], device="cuda")
+
+
+
+# ---- INT8 ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def crops() -> np.ndarray:
+    """Smooth random images (quantization ranges from pure noise would say little)."""
+    rng = np.random.default_rng(3)
+    coarse = rng.random((24, 3, 14, 14), dtype=np.float32)
+    return np.ascontiguousarray(coarse.repeat(16, axis=2).repeat(16, axis=3))
+
+
+def test_int8_copy_agrees_with_float32_and_is_the_cpu_choice(model, crops, no_gpu, tmp_path, caplog):
+    from avatar_live.encoders import quantize
+
+    int8_path = tmp_path / "tiny.int8.onnx"
+    deviation = quantize.quantize_encoder(model, int8_path, crops)
+    assert 0 < deviation <= quantize.MAX_DEVIATION
+    with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
+        backend = select_backend(ModelFiles(model, int8_onnx=int8_path, torch_factory=TinyEncoder))
+    assert backend.name == "onnxruntime-int8" and backend.precision == "int8"
+    assert caplog.messages[0].startswith("inference backend: onnxruntime-int8 on cpu, int8")
+    unseen = crops[:5] * 0.9 + 0.05  # not the calibration batch
+    assert max_relative_error(backend.run({"image": unseen}), reference(unseen)) < quantize.MAX_DEVIATION
+    assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(int8_path)).graph.node}
+
+
+def test_an_int8_copy_that_deviates_too_much_is_not_written(model, crops, tmp_path, monkeypatch):
+    from avatar_live.encoders import quantize
+
+    monkeypatch.setattr(quantize, "MAX_DEVIATION", 1e-9)
+    with pytest.raises(AvatarLiveError, match=r"INT8 encoder deviates .* from float32"):
+        quantize.quantize_encoder(model, tmp_path / "tiny.int8.onnx", crops)
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---- TensorRT stand-ins -----------------------------------------------------------------
@@ -402,7 +442,7 @@ def fake_trt(monkeypatch):
 
 def test_tensorrt_is_selected_built_and_matches_reference(model, images, fake_trt, tmp_path, capsys, caplog):
     with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
-        backend = select_backend(model, TinyEncoder, cache_dir=tmp_path)
+        backend = select_backend(ModelFiles(model, torch_factory=TinyEncoder), cache_dir=tmp_path)
     assert "building TensorRT engine for tiny.onnx (first run, ~1-2 min)..." in capsys.readouterr().err
     assert caplog.messages[-1] == "inference backend: tensorrt on cuda:0 (NVIDIA Fake GPU 80GB), fp16"
     assert fake_trt.builds == [{"fp16": True, "profile": {"image": [[1, 3, 224, 224], [1, 3, 224, 224],

@@ -122,6 +122,12 @@ def find_checkpoint(folder: str | Path) -> Path:
     return min(candidates, key=_checkpoint_number)
 
 
+def _first_line(error: BaseException) -> str:
+    """A one-line reason: the error's first line, or its type when it has no message."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The `state_dict` of a Lightning checkpoint, read with the restricted unpickler.
 
@@ -140,8 +146,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise AvatarLiveError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError,
             IndexError, zipfile.BadZipFile, MemoryError, UnicodeError, OverflowError, RecursionError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AvatarLiveError(f"{path}: not a readable checkpoint (truncated or corrupt: {reason})") from None
+        raise AvatarLiveError(f"{path}: not a readable checkpoint (truncated or corrupt: {_first_line(exc)})") from None
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise AvatarLiveError(f"{path}: not a PyTorch Lightning checkpoint (no state_dict)")
@@ -213,3 +218,30 @@ def load_emotion(folder: str | Path) -> EmotionMLP:
     """
     path = find_checkpoint(Path(folder) / EMOTION_CHECKPOINTS)
     return load_into(EmotionMLP(), read_state_dict(path), EMOTION_PREFIX, path)
+
+
+def load_weights(path: str | Path, kind: str) -> nn.Module:
+    """A converted model back as a torch module, from the weights file `export.save_weights` wrote.
+
+    Args:
+        path: the `.pt` file beside the stored ONNX model.
+        kind: "emoca" (an `EmocaEncoder`) or "emotion" (an `EmotionMLP`).
+
+    Returns:
+        The module in eval mode.
+
+    Raises:
+        AvatarLiveError: the file is unreadable or holds other weights than `kind` needs.
+    """
+    modules = {"emoca": lambda: EmocaEncoder(EFlame(), EExpression()), "emotion": EmotionMLP}
+    if kind not in modules:
+        raise AvatarLiveError(f"unknown converted model kind {kind!r}; expected one of {sorted(modules)}")
+    try:
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise AvatarLiveError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise AvatarLiveError(f"{path}: not a converted weights file ({_first_line(exc)})") from None
+    if not isinstance(state, dict):
+        raise AvatarLiveError(f"{path}: not a converted weights file")
+    return load_into(modules[kind](), state, "", path)

@@ -1,22 +1,26 @@
 """EMOCA as a per-frame encoder: face crop -> FLAME parameters, and EMOCA's own emotion.
 
-Runs the user's converted ONNX models (`avatar-live models add-emoca/add-emotion`) on the
-best inference backend available (`avatar_live.runtime.select`).
+Runs the user's converted models (`avatar-live models add-emoca/add-emotion`) on the best
+inference backend available (`avatar_live.runtime.select`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from avatar_live.encoders.crop import crop_face
 from avatar_live.pipeline.channels import Closed, LatestMailbox
-from avatar_live.runtime.base import InferenceBackend
+from avatar_live.runtime.base import InferenceBackend, ModelFiles
 from avatar_live.runtime.select import select_backend
 from avatar_live.types import Emotion, FlameParams
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,15 +28,22 @@ class EmocaOptions:
     """Options for `EmocaRegressor`.
 
     Attributes:
-        encoder_onnx: the converted EMOCA encoders (`emoca/<name>.onnx` in the model store).
-        emotion_onnx: the converted emotion MLP, or None to leave emotion to the rules.
-        backend: force an inference backend ("tensorrt", "torch-cuda", "onnxruntime",
-            "torch-cpu"), or None to pick the best available.
+        encoder: the converted EMOCA encoders (`model_store.emoca_files`).
+        emotion: the converted emotion MLP, or None to leave emotion to the rules.
+        backend: force one of `runtime.BACKEND_NAMES`, or None to pick the best available.
+        cpu_threads: threads for ONNX Runtime on the CPU (None: one per core). Live mode
+            uses 1 so the encoder leaves a core to capture, tracking and rendering.
     """
 
-    encoder_onnx: Path
-    emotion_onnx: Path | None = None
+    encoder: ModelFiles
+    emotion: ModelFiles | None = None
     backend: str | None = None
+    cpu_threads: int | None = None
+
+
+def _emotion_backend(encoder_backend: str | None) -> str | None:
+    """The emotion MLP has no INT8 copy (it is tiny): a forced INT8 encoder pairs with float32 ONNX Runtime."""
+    return "onnxruntime" if encoder_backend == "onnxruntime-int8" else encoder_backend
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -50,9 +61,11 @@ class EmocaRegressor:
     @classmethod
     def create_from_options(cls, options: EmocaOptions) -> "EmocaRegressor":
         """Raises AvatarLiveError when a forced backend is not available here."""
-        encoder = select_backend(options.encoder_onnx, None, prefer=options.backend)
-        emotion = None if options.emotion_onnx is None else select_backend(
-            options.emotion_onnx, None, prefer=options.backend)
+        encoder = select_backend(options.encoder, prefer=options.backend, cpu_threads=options.cpu_threads,
+                                 label="EMOCA encoder")
+        emotion = None if options.emotion is None else select_backend(
+            options.emotion, prefer=_emotion_backend(options.backend), cpu_threads=options.cpu_threads,
+            label="emotion model")
         return cls(encoder, emotion)
 
     @property
@@ -94,14 +107,22 @@ class BackgroundEmoca:
     """Runs an `EmocaRegressor` on its own thread, always on the newest face submitted.
 
     Live mode uses it so a slow encoder never holds the pipeline back: each frame submits
-    its face and takes the latest finished result (older submissions are dropped).
+    its face and takes the latest finished result (older submissions are dropped). The
+    thread runs at a lower scheduling priority where the OS allows it (Linux), so on a
+    small CPU the display keeps its frame rate and the encoder takes the time left over.
     """
+
+    PRIORITY_DROP = 10
+    """Niceness added to the encoder thread (Linux; elsewhere it keeps normal priority)."""
 
     def __init__(self, regressor: EmocaRegressor) -> None:
         self._regressor = regressor
         self._inbox: LatestMailbox[tuple[np.ndarray, np.ndarray]] = LatestMailbox()
         self._latest: tuple[FlameParams, Emotion | None] | None = None
         self._error: BaseException | None = None
+        self._started = time.perf_counter()
+        self.encoded = 0
+        """Faces encoded so far."""
         self._thread = threading.Thread(target=self._work, name="emoca", daemon=True)
         self._thread.start()
 
@@ -119,8 +140,16 @@ class BackgroundEmoca:
         self._inbox.close()
         self._thread.join(timeout=5)
         self._regressor.close()
+        seconds = time.perf_counter() - self._started
+        log.info("EMOCA encoded %d faces in %.1f s (%.1f per second) beside the display", self.encoded, seconds,
+                 self.encoded / seconds if seconds > 0 else 0.0)
 
     def _work(self) -> None:
+        try:
+            # Only the calling thread's niceness changes: on Linux a thread id names one thread.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.PRIORITY_DROP)
+        except (AttributeError, OSError):
+            pass  # Windows has no setpriority; macOS applies it to the process, and refuses thread ids
         try:
             while True:
                 try:
@@ -128,5 +157,6 @@ class BackgroundEmoca:
                 except Closed:
                     return
                 self._latest = self._regressor.encode(*item)
+                self.encoded += 1
         except BaseException as exc:  # noqa: BLE001 - re-raised by the next submit()
             self._error = exc

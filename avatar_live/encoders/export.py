@@ -1,7 +1,9 @@
-"""Export EMOCA's encoder and emotion MLP to ONNX, on the user's machine only.
+"""Export EMOCA's encoder and emotion MLP, on the user's machine only: to ONNX, and as weights.
 
 Both graphs take a dynamic batch axis. The legacy TorchScript-based exporter is used
-(`dynamo=False`): the newer one needs onnxscript, which is not a dependency.
+(`dynamo=False`): the newer one needs onnxscript, which is not a dependency. The weights
+file is a plain tensor dict that `torch.load(weights_only=True)` reads back for the torch
+backends (`checkpoint.load_weights`).
 """
 
 from __future__ import annotations
@@ -44,14 +46,43 @@ def _export(module: nn.Module, example: torch.Tensor, path: Path, input_name: st
             module.eval(), (example,), buffer, input_names=[input_name], output_names=list(output_names),
             dynamic_axes=axes, opset_version=OPSET, dynamo=False,
         )
+    return write_atomically(path, buffer.getvalue())
+
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file, so a failure never leaves a partial file.
+
+    Raises:
+        AvatarLiveError: the file cannot be written.
+    """
     temporary = path.with_name(f".{path.name}.partial")
     try:
-        temporary.write_bytes(buffer.getvalue())
+        temporary.write_bytes(data)
         temporary.replace(path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise AvatarLiveError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def save_weights(module: nn.Module, path: str | Path) -> Path:
+    """Write a converted module's `state_dict` (tensors only) for the torch backends.
+
+    Args:
+        module: a loaded `EmocaEncoder` or `EmotionMLP`.
+        path: the `.pt` file to write (replaced if present).
+
+    Returns:
+        `path`.
+
+    Raises:
+        AvatarLiveError: the file cannot be written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({name: tensor.detach().cpu() for name, tensor in module.state_dict().items()}, buffer)
+    return write_atomically(path, buffer.getvalue())
 
 
 def export_encoder(encoder: EmocaEncoder, path: str | Path) -> Path:

@@ -8,20 +8,38 @@ which precision so the HUD and the logs can report it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from avatar_live.errors import AvatarLiveError
 
 
+@dataclass(frozen=True)
+class ModelFiles:
+    """One network in every form the backends can run; each form is optional.
+
+    Attributes:
+        onnx: the float32 ONNX export (TensorRT builds its FP16 engine from it; ONNX
+            Runtime runs it as is). It also names the inputs and outputs for torch.
+        int8_onnx: the same network quantized to INT8 for ONNX Runtime on the CPU.
+        torch_factory: builds the network as a torch module with its weights loaded.
+    """
+
+    onnx: Path | None = None
+    int8_onnx: Path | None = None
+    torch_factory: Callable[[], object] | None = None
+
+
 class InferenceBackend(ABC):
     """A loaded model that runs batches.
 
     Attributes:
-        name: the backend's name, one of "tensorrt", "torch-cuda", "onnxruntime", "torch-cpu".
+        name: the backend's name, one of `avatar_live.runtime.BACKEND_NAMES`.
         device: where it runs, e.g. "cpu" or "cuda:0 (NVIDIA H100)".
-        precision: "fp32" or "fp16" (the arithmetic; inputs and outputs are always float32).
+        precision: "fp32", "fp16" or "int8" (the arithmetic; inputs and outputs are always float32).
         input_names: the model's input names, in the model's order.
         output_names: the model's output names, in the model's order.
     """

@@ -1,4 +1,4 @@
-"""ONNX Runtime on the CPU: the portable float32 backend."""
+"""ONNX Runtime on the CPU: the portable backend, for float32 or INT8-quantized models."""
 
 from __future__ import annotations
 
@@ -12,17 +12,20 @@ from avatar_live.runtime.base import InferenceBackend, check_inputs
 
 
 class OnnxRuntimeBackend(InferenceBackend):
-    """Runs an ONNX file with onnxruntime's CPU execution provider, float32."""
+    """Runs an ONNX file with onnxruntime's CPU execution provider.
 
-    name = "onnxruntime"
+    Inputs and outputs are float32 either way; an INT8 model (`encoders.quantize`)
+    quantizes inside the graph.
+    """
+
     device = "cpu"
-    precision = "fp32"
 
-    def __init__(self, onnx_path: str | Path, *, threads: int | None = None) -> None:
+    def __init__(self, onnx_path: str | Path, *, int8: bool = False, threads: int | None = None) -> None:
         """Load the model.
 
         Args:
             onnx_path: the exported model.
+            int8: the file is the INT8-quantized model (names the backend "onnxruntime-int8").
             threads: intra-op threads (None: onnxruntime's default, one per core).
 
         Raises:
@@ -32,6 +35,8 @@ class OnnxRuntimeBackend(InferenceBackend):
             import onnxruntime
         except ImportError as error:
             raise AvatarLiveError("onnxruntime is not installed (pip install 'avatar-live[emoca]')") from error
+        self.name = "onnxruntime-int8" if int8 else "onnxruntime"
+        self.precision = "int8" if int8 else "fp32"
         options = onnxruntime.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads

@@ -1,8 +1,9 @@
 """Pick the fastest inference backend this machine can run, and say why.
 
 Order: TensorRT (needs tensorrt, pycuda and a CUDA GPU) -> torch on CUDA -> ONNX Runtime
-on the CPU -> torch on the CPU. One log line names the choice and why each better one
-was skipped; `prefer` forces one backend and fails clearly when it cannot run here.
+on the CPU with the INT8 model -> ONNX Runtime float32 -> torch on the CPU. One log line
+names the choice and why each better one was skipped; `prefer` forces one backend and
+fails clearly when it cannot run here.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from avatar_live.errors import AvatarLiveError
-from avatar_live.runtime.base import InferenceBackend
+from avatar_live.runtime.base import InferenceBackend, ModelFiles
 
 log = logging.getLogger(__name__)
 
-BACKEND_NAMES = ("tensorrt", "torch-cuda", "onnxruntime", "torch-cpu")
-
-TorchFactory = Callable[[], object]
+BACKEND_NAMES = ("tensorrt", "torch-cuda", "onnxruntime-int8", "onnxruntime", "torch-cpu")
 
 
 def installed(module: str) -> bool:
@@ -50,16 +48,19 @@ def cuda_gpu() -> bool:
     return False
 
 
-def unavailable_reason(name: str, onnx_path: Path | None, torch_factory: TorchFactory | None) -> str | None:
-    """Why backend `name` cannot run here, or None when it can."""
+def unavailable_reason(name: str, model: ModelFiles) -> str | None:
+    """Why backend `name` cannot run `model` here, or None when it can."""
     if name not in BACKEND_NAMES:
         raise AvatarLiveError(f"unknown inference backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
-    needs_onnx = name in ("tensorrt", "onnxruntime")
-    if needs_onnx and onnx_path is None:
+    if name == "onnxruntime-int8" and model.int8_onnx is None:
+        return "no INT8 model"
+    if name in ("tensorrt", "onnxruntime") and model.onnx is None:
         return "no ONNX model"
-    if not needs_onnx and torch_factory is None:
+    if name.startswith("torch") and (model.torch_factory is None or model.onnx is None):
+        # The ONNX export names the torch module's inputs and outputs.
         return "no torch model"
-    modules = {"tensorrt": ("tensorrt", "pycuda"), "onnxruntime": ("onnxruntime",)}.get(name, ("torch",))
+    modules = {"tensorrt": ("tensorrt", "pycuda"), "onnxruntime": ("onnxruntime",),
+               "onnxruntime-int8": ("onnxruntime",)}.get(name, ("torch",))
     labels = {"tensorrt": "TensorRT", "pycuda": "pycuda", "onnxruntime": "ONNX Runtime", "torch": "torch"}
     for module in modules:
         if not installed(module):
@@ -87,35 +88,35 @@ def onnx_io_names(onnx_path: str | Path) -> tuple[tuple[str, ...], tuple[str, ..
     return (tuple(i.name for i in graph.input if i.name not in weights), tuple(o.name for o in graph.output))
 
 
-def create_backend(name: str, onnx_path: Path | None, torch_factory: TorchFactory | None, *,
-                   cache_dir: str | Path | None = None) -> InferenceBackend:
+def create_backend(name: str, model: ModelFiles, *, cache_dir: str | Path | None = None,
+                   cpu_threads: int | None = None) -> InferenceBackend:
     """Construct backend `name` (assumed available; see `unavailable_reason`)."""
     if name == "tensorrt":
         from avatar_live.runtime.tensorrt_backend import TensorRTBackend
 
-        return TensorRTBackend(onnx_path, cache_dir=cache_dir)
-    if name == "onnxruntime":
+        return TensorRTBackend(model.onnx, cache_dir=cache_dir)
+    if name.startswith("onnxruntime"):
         from avatar_live.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(onnx_path)
+        int8 = name == "onnxruntime-int8"
+        return OnnxRuntimeBackend(model.int8_onnx if int8 else model.onnx, int8=int8, threads=cpu_threads)
     from avatar_live.runtime.torch_backend import TorchBackend
 
-    if onnx_path is None:
-        raise AvatarLiveError("the torch backends take their input and output names from the ONNX export; give its path")
-    input_names, output_names = onnx_io_names(onnx_path)
-    return TorchBackend(torch_factory, input_names, output_names, device="cuda" if name == "torch-cuda" else "cpu")
+    input_names, output_names = onnx_io_names(model.onnx)
+    return TorchBackend(model.torch_factory, input_names, output_names,
+                        device="cuda" if name == "torch-cuda" else "cpu")
 
 
-def select_backend(onnx_path: str | Path | None, torch_factory: TorchFactory | None, *,
-                   prefer: str | None = None, cache_dir: str | Path | None = None) -> InferenceBackend:
-    """The best available backend for a model given as an ONNX file and/or a torch factory.
+def select_backend(model: ModelFiles, *, prefer: str | None = None, cache_dir: str | Path | None = None,
+                   cpu_threads: int | None = None, label: str = "") -> InferenceBackend:
+    """The best available backend for a model.
 
     Args:
-        onnx_path: the model exported to ONNX (None: only the torch backends qualify).
-        torch_factory: builds the same model as a torch module with weights loaded
-            (None: only the ONNX backends qualify).
-        prefer: force one of "tensorrt", "torch-cuda", "onnxruntime", "torch-cpu".
+        model: the forms the model is available in (ONNX, INT8 ONNX, torch).
+        prefer: force one of `BACKEND_NAMES`.
         cache_dir: the TensorRT engine cache (default: the repository's `engines/`).
+        cpu_threads: threads for ONNX Runtime on the CPU (None: one per core).
+        label: what the model is, for the log line when an app runs several (e.g. "EMOCA encoder").
 
     Returns:
         The constructed backend; one INFO line says which and why better ones were skipped.
@@ -123,28 +124,28 @@ def select_backend(onnx_path: str | Path | None, torch_factory: TorchFactory | N
     Raises:
         AvatarLiveError: `prefer` is unknown or cannot run here, or no backend can.
     """
-    onnx_path = Path(onnx_path) if onnx_path is not None else None
+    subject = f"inference backend for the {label}" if label else "inference backend"
     if prefer is not None:
-        reason = unavailable_reason(prefer, onnx_path, torch_factory)
+        reason = unavailable_reason(prefer, model)
         if reason is not None:
             raise AvatarLiveError(f"inference backend {prefer!r} is not available here: {reason}")
-        backend = create_backend(prefer, onnx_path, torch_factory, cache_dir=cache_dir)
-        log.info("inference backend: %s (forced)", backend.describe())
+        backend = create_backend(prefer, model, cache_dir=cache_dir, cpu_threads=cpu_threads)
+        log.info("%s: %s (forced)", subject, backend.describe())
         return backend
 
     skipped = []
     for name in BACKEND_NAMES:
-        reason = unavailable_reason(name, onnx_path, torch_factory)
+        reason = unavailable_reason(name, model)
         if reason is None:
             try:
-                backend = create_backend(name, onnx_path, torch_factory, cache_dir=cache_dir)
+                backend = create_backend(name, model, cache_dir=cache_dir, cpu_threads=cpu_threads)
             except AvatarLiveError as error:
                 # A backend that is installed but fails to start (e.g. TensorRT cannot
                 # parse the model) should not stop the app when a slower one works.
                 reason = str(error)
             else:
                 because = f"; skipped {', '.join(skipped)}" if skipped else ""
-                log.info("inference backend: %s%s", backend.describe(), because)
+                log.info("%s: %s%s", subject, backend.describe(), because)
                 return backend
         skipped.append(f"{name} ({reason})")
     raise AvatarLiveError(f"no inference backend can run this model: {', '.join(skipped)}")
