@@ -176,8 +176,8 @@ def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool,
         return AvatarRenderer.create_from_options(rig, render_options, ctx=ctx)
 
     hud = Hud(options.size) if options.hud else None
-    return RenderStage(make_renderer, hud, encoder_name=options.encoder, is_calibrating=lambda: encode.calibrating,
-                       self_view=options.self_view, show_latency=live)
+    return RenderStage(make_renderer, hud, describe_encoder=encode.describe_encoder,
+                       is_calibrating=lambda: encode.calibrating, self_view=options.self_view, show_latency=live)
 
 
 def _progress(total: int | None, desc: str):

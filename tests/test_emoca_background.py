@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -31,6 +32,9 @@ class SlowRegressor:
     def close(self):
         self.closed = True
 
+    def describe(self):
+        return "emoca slow"
+
 
 def _frame(value):
     return np.full((8, 8, 3), value, np.uint8), np.zeros((478, 3), np.float32)
@@ -49,6 +53,7 @@ def test_submitting_never_waits_and_the_newest_face_wins(caplog):
         time.sleep(0.01)
     assert background.latest()[0].expression[0] == 29  # the newest frame, not a queue of stale ones
     assert regressor.calls <= 3
+    assert re.fullmatch(r"emoca slow \d+/s", background.describe())  # the HUD's encoder label, with its rate
     with caplog.at_level(logging.INFO, logger="avatar_live.encoders.emoca_regressor"):
         background.close()
     assert regressor.closed

@@ -16,6 +16,7 @@ import numpy as np
 
 from avatar_live.encoders.crop import crop_face
 from avatar_live.pipeline.channels import Closed, LatestMailbox
+from avatar_live.pipeline.metrics import RateMeter
 from avatar_live.runtime.base import InferenceBackend, ModelFiles
 from avatar_live.runtime.select import select_backend
 from avatar_live.types import Emotion, FlameParams
@@ -72,6 +73,10 @@ class EmocaRegressor:
     def backend_name(self) -> str:
         return self._encoder.name
 
+    def describe(self) -> str:
+        """For the HUD: "emoca <backend>"."""
+        return f"emoca {self.backend_name}"
+
     def encode(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[FlameParams, Emotion | None]:
         """Encode one face.
 
@@ -121,6 +126,7 @@ class BackgroundEmoca:
         self._latest: tuple[FlameParams, Emotion | None] | None = None
         self._error: BaseException | None = None
         self._started = time.perf_counter()
+        self._rate = RateMeter()
         self.encoded = 0
         """Faces encoded so far."""
         self._thread = threading.Thread(target=self._work, name="emoca", daemon=True)
@@ -135,6 +141,10 @@ class BackgroundEmoca:
     def latest(self) -> tuple[FlameParams, Emotion | None] | None:
         """The most recent result, or None before the first one is ready."""
         return self._latest
+
+    def describe(self) -> str:
+        """For the HUD: "emoca <backend> <results per second>/s"."""
+        return f"{self._regressor.describe()} {self._rate.rate:.0f}/s"
 
     def close(self) -> None:
         self._inbox.close()
@@ -158,5 +168,6 @@ class BackgroundEmoca:
                     return
                 self._latest = self._regressor.encode(*item)
                 self.encoded += 1
+                self._rate.tick()
         except BaseException as exc:  # noqa: BLE001 - re-raised by the next submit()
             self._error = exc

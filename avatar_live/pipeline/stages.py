@@ -82,6 +82,10 @@ class EncodeStage:
     def calibrating(self) -> bool:
         return not self._stills and self._solver.calibrating
 
+    def describe_encoder(self) -> str:
+        """For the HUD: "mesh" (the landmark solver), or EMOCA's backend (and its rate, live)."""
+        return "mesh" if self._emoca is None else self._emoca.describe()
+
     def __call__(self, packet: Packet) -> Packet:
         started = time.perf_counter()
         if self._recalibrate.is_set():
@@ -136,7 +140,7 @@ class RenderStage:
         make_renderer: Callable[[], AvatarRenderer],
         hud: Hud | None,
         *,
-        encoder_name: str = "mesh",
+        describe_encoder: Callable[[], str] = lambda: "mesh",
         is_calibrating: Callable[[], bool] = lambda: False,
         self_view: bool = False,
         show_latency: bool = True,
@@ -144,7 +148,7 @@ class RenderStage:
         self._make_renderer = make_renderer
         self._renderer: AvatarRenderer | None = None
         self._hud = hud
-        self._encoder_name = encoder_name
+        self._describe_encoder = describe_encoder
         self._is_calibrating = is_calibrating
         self._self_view = self_view
         # Offline, frames wait in ordered queues on purpose: that wait is no latency.
@@ -165,7 +169,7 @@ class RenderStage:
                             if self._show_latency and "capture" in packet.frame.stamps else None),
                 face=packet.track is not None,
                 calibrating=self._is_calibrating(),
-                encoder=self._encoder_name,
+                encoder=self._describe_encoder(),
             )
             self._hud.draw(image, params, stats, time=packet.frame.time,
                            self_view=packet.frame.image if self._self_view else None)

@@ -49,7 +49,7 @@ class HudStats:
         latency_ms: capture-to-render latency in milliseconds, None if unknown.
         face: whether a face is seen in the current frame.
         calibrating: whether the neutral-face calibration is running.
-        encoder: short name of the face encoder, e.g. "mesh" or "emoca".
+        encoder: the face encoder, e.g. "mesh", or "emoca onnxruntime-int8 8/s" (backend, results per second).
     """
 
     fps: float
