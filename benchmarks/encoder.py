@@ -22,10 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avatar_live.console import filter_native_stderr
 from avatar_live.encoders import quantize
 from avatar_live.errors import AvatarLiveError
 from avatar_live.model_store import converted_model
-from avatar_live.runtime import BACKEND_NAMES, InferenceBackend, ModelFiles, max_relative_error
+from avatar_live.runtime import (
+    BACKEND_NAMES,
+    InferenceBackend,
+    ModelFiles,
+    max_relative_error,
+)
 from avatar_live.runtime.select import create_backend, unavailable_reason
 
 
@@ -71,6 +77,7 @@ def benchmark(model: ModelFiles, crops: np.ndarray, names: list[str], batches: l
 
 
 def main() -> None:
+    filter_native_stderr()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("onnx", nargs="?", type=Path, help="a stored encoder (default: a random EmocaEncoder)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])

@@ -1,6 +1,10 @@
 """Fidelity of the default tracker (FaceMesh -> landmark solver -> smoother) against
 MediaPipe FaceLandmarker's learned blendshapes, on the shared videos with a face.
 
+Per clip: the correlation with the reference for every shape it moves, then a cross-check
+of both against direct landmark measurements (`solver.fidelity.geometry_checks`), which
+shows whose reading follows the face where the two disagree.
+
 Usage: python benchmarks/fidelity.py [--data /work/shared/data]
 """
 
@@ -11,8 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_live.console import filter_native_stderr
 from avatar_live.face.builtin_head import build_builtin_head
-from avatar_live.solver.fidelity import KEY_SHAPES, FidelityReport, compare, encode_clip, track_clip
+from avatar_live.solver.fidelity import (
+    KEY_SHAPES,
+    FidelityReport,
+    GeometryCheck,
+    compare,
+    encode_clip,
+    geometry_checks,
+    track_clip,
+)
 
 CLIPS = ("WolfgangLanger_Pexels.mp4", "single_face.mp4", "face_noface.mov", "noface_face.mov")
 GOAL_MEAN = 0.8
@@ -27,7 +40,15 @@ def _print_report(report: FidelityReport) -> None:
     print(f"  {'mean':22s} {'':8s} {report.mean_r:+6.2f}")
 
 
+def _print_geometry(checks: tuple[GeometryCheck, ...]) -> None:
+    print(f"  {'cross-check: r with a landmark measurement':68s} {'ours':>5s} {'ref':>5s}")
+    for check in checks:
+        label = f"{'+'.join(check.shapes)} ~ {check.measure}"
+        print(f"  {label:68s} {check.ours_r:+5.2f} {check.reference_r:+5.2f}")
+
+
 def main() -> None:
+    filter_native_stderr()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
@@ -36,8 +57,10 @@ def main() -> None:
     reports = []
     for clip in CLIPS:
         tracks = track_clip(args.data / "video" / clip, task)
-        report = compare(clip, encode_clip(tracks, rig), tracks.reference)
+        ours = encode_clip(tracks, rig)
+        report = compare(clip, ours, tracks.reference)
         _print_report(report)
+        _print_geometry(geometry_checks(tracks, ours))
         reports.append(report)
 
     mean = float(np.mean([r.mean_r for r in reports]))

@@ -7,6 +7,11 @@ then the default path is run over the cached landmarks (`encode_clip`), so solve
 can be compared cheaply. `compare` correlates the two, shape by shape, over the frames where
 both trackers saw a face, for the shapes the reference actually moves in that clip.
 
+The reference is learned, not ground truth. `geometry_checks` says which of the two
+follows the face where they disagree: it correlates both with direct measurements of what a
+shape means (the chin's drop for jawOpen, the lid gap for a blink, ...), taken on the
+FaceMesh landmarks in 3D, so head rotation does not change them.
+
 Shapes: F frames, 52 ARKit weights.
 """
 
@@ -20,7 +25,7 @@ import numpy as np
 from avatar_live.face.rig import Rig
 from avatar_live.smoothing import FaceParamsSmoother, SmootherOptions
 from avatar_live.solver.landmark_solver import LandmarkSolver, SolverOptions
-from avatar_live.types import ARKIT_NAMES, Track
+from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, Track
 
 MIN_REFERENCE_STD = 0.05
 """A shape is compared only where the reference's weight varies at least this much (std)
@@ -87,6 +92,65 @@ class FidelityReport:
     def r_of(self, name: str) -> float | None:
         """The correlation of one shape, or None when it did not vary in this clip."""
         return next((s.r for s in self.shapes if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class GeometryCheck:
+    """How well a shape follows a direct landmark measurement of its meaning, ours and the reference's.
+
+    Attributes:
+        shapes: the ARKit shape, or a left/right pair (their mean is used).
+        measure: what was measured, in words.
+        ours_r: Pearson r of our weight with the measurement.
+        reference_r: the reference's.
+    """
+
+    shapes: tuple[str, ...]
+    measure: str
+    ours_r: float
+    reference_r: float
+
+
+# (shapes, measure, landmark pair, sign): sign -1 where the shape grows as the distance shrinks.
+_MEASURES = (
+    (("jawOpen",), "chin drop from the nose base", (152, 2), 1.0),
+    (("mouthUpperUpLeft", "mouthUpperUpRight"), "upper lip rise to the nose base", (2, 0), -1.0),
+    (("eyeBlinkLeft",), "left lids closing", (386, 374), -1.0),
+    (("eyeBlinkRight",), "right lids closing", (159, 145), -1.0),
+    (("mouthSmileLeft", "mouthSmileRight"), "mouth corners apart", (61, 291), 1.0),
+)
+_EYE_CORNERS = (33, 263)
+
+
+def geometry_checks(tracks: ClipTracks, ours: np.ndarray) -> tuple[GeometryCheck, ...]:
+    """Correlate our weights and the reference's with landmark measurements of the same motion.
+
+    Distances are 3D (FaceMesh's z is in pixel units), divided by the distance between the
+    outer eye corners so the face's size and distance from the camera cancel out.
+
+    Args:
+        tracks: the clip's tracks and reference weights.
+        ours: F x 52 weights from `encode_clip`.
+
+    Returns:
+        One check per measurement, over the frames where both trackers saw a face.
+    """
+    both = [f for f, track in enumerate(tracks.mesh)
+            if track is not None and np.isfinite(ours[f]).all() and np.isfinite(tracks.reference[f]).all()]
+    points = np.stack([tracks.mesh[f].landmarks for f in both]).astype(np.float64)
+    scale = np.linalg.norm(points[:, _EYE_CORNERS[0]] - points[:, _EYE_CORNERS[1]], axis=1)
+    checks = []
+    for shapes, measure, (a, b), sign in _MEASURES:
+        value = sign * np.linalg.norm(points[:, a] - points[:, b], axis=1) / scale
+        columns = [ARKIT_INDEX[name] for name in shapes]
+        checks.append(GeometryCheck(shapes, measure, _pearson(ours[both][:, columns].mean(axis=1), value),
+                                    _pearson(tracks.reference[both][:, columns].mean(axis=1), value)))
+    return tuple(checks)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r, 0 where either side is constant (it carries no information)."""
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
 
 
 def track_clip(video: Path, task: Path, max_frames: int | None = None) -> ClipTracks:
@@ -182,7 +246,5 @@ def compare(clip: str, ours: np.ndarray, reference: np.ndarray, min_std: float =
         spread = float(reference[:, s].std()) if len(reference) else 0.0
         if spread < min_std:
             continue
-        # A constant estimate carries no information about the reference: r = 0.
-        r = float(np.corrcoef(ours[:, s], reference[:, s])[0, 1]) if ours[:, s].std() > 0 else 0.0
-        shapes.append(ShapeFidelity(name=name, reference_std=spread, r=r))
+        shapes.append(ShapeFidelity(name=name, reference_std=spread, r=_pearson(ours[:, s], reference[:, s])))
     return FidelityReport(clip=clip, frames=int(both.sum()), shapes=tuple(shapes))
