@@ -121,6 +121,41 @@ residual first loses the motion that earlier regions' shapes cause on its landma
 brows drag the upper lids), which is why the eyes come last."""
 
 
+AVERAGE_EYE_OPENING = 0.28
+"""An open, relaxed eye's lid gap over its width, as FaceMesh sees it (upper to lower lid
+margin at the middle, 159-145, over corner to corner, 33-133). Open-eye aspect ratios in
+the blink-detection literature lie around 0.25-0.30; the built-in head's is 0.37, wider
+than most people's, which against its neutral reads an ordinary open eye as half a blink."""
+
+
+def with_eye_opening(neutral: np.ndarray, landmark_indices: np.ndarray, opening: float) -> np.ndarray:
+    """A neutral face whose upper lids are lowered (or raised) to an eye opening.
+
+    Args:
+        neutral: K x 3 neutral landmarks, rows in `landmark_indices` order.
+        landmark_indices: K MediaPipe indices.
+        opening: the lid gap over the eye's width to give both eyes (see `AVERAGE_EYE_OPENING`).
+
+    Returns:
+        K x 3 landmarks; unchanged where an eye's lids are not all covered.
+    """
+    row_of = {int(index): row for row, index in enumerate(landmark_indices)}
+    out = np.array(neutral, dtype=np.float64, copy=True)
+    for upper, lower in ((t.LEFT_EYE_UPPER, t.LEFT_EYE_LOWER), (t.RIGHT_EYE_UPPER, t.RIGHT_EYE_LOWER)):
+        if not all(i in row_of for i in upper + lower):
+            continue
+        u, lo = [row_of[i] for i in upper], [row_of[i] for i in lower]
+        width = np.linalg.norm(out[u[0]] - out[u[-1]])
+        middle = len(upper) // 2  # the lid margins' middle, 159/145 and 386/374
+        gap = np.linalg.norm(out[u[middle]] - out[lo[middle]])
+        if gap <= 0 or width <= 0:
+            continue
+        # The lower lid barely differs between people; the upper lid's height does.
+        factor = opening * width / gap
+        out[u[1:-1]] = out[lo[1:-1]] + (out[u[1:-1]] - out[lo[1:-1]]) * factor
+    return out
+
+
 ANTAGONISTS: tuple[tuple[str, str], ...] = tuple(
     (f"{a}{side}", f"{b}{side}")
     for side in ("Left", "Right")

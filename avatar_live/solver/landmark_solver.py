@@ -24,7 +24,7 @@ from avatar_live.errors import AvatarLiveError
 from avatar_live.face.drive import FLAME_EXPRESSION_NAMES
 from avatar_live.face.rig import Rig, matrix_to_axis_angle
 from avatar_live.solver.calibration import CalibrationResult, CalibrationWindow
-from avatar_live.solver.expression import ExpressionModel
+from avatar_live.solver.expression import AVERAGE_EYE_OPENING, ExpressionModel, with_eye_opening
 from avatar_live.solver.gaze import estimate_gaze, eye_look_weights, measure_irises
 from avatar_live.solver.pose import Similarity, fit_similarity, pixels_to_head_space
 from avatar_live.solver.retarget import JAW_OPEN, LandmarkRetarget
@@ -65,6 +65,10 @@ class SolverOptions:
             expression held during calibration (a video that starts with a smile or a
             look down), and that part is left out of the neutral, so the expression
             still reads when it is held again later.
+        average_eye_opening: how open the eyes of the neutral used without the user's own
+            are (stills, calibration off, and reading what a calibrated neutral holds), as
+            lid gap over eye width (`expression.AVERAGE_EYE_OPENING`, a typical person's);
+            None keeps the rig's own, for faces with the rig's proportions.
     """
 
     calibration_seconds: float = 1.0
@@ -72,6 +76,7 @@ class SolverOptions:
     prior: float = 0.3
     depth_weight: float = 0.1
     identity_limit: float = 0.5
+    average_eye_opening: float | None = AVERAGE_EYE_OPENING
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class LandmarkSolver:
                 "need prior > 0, depth_weight >= 0 and 0 <= identity_limit <= 1, got "
                 f"{options.prior}, {options.depth_weight} and {options.identity_limit}"
             )
+        if options.average_eye_opening is not None and not 0.0 < options.average_eye_opening < 1.0:
+            raise AvatarLiveError(f"average_eye_opening must be in (0, 1), got {options.average_eye_opening}")
         self._options = options
         self._eye_scale = float(rig.eye_scale)
         self._covered = np.asarray(rig.embedding.landmark_indices, dtype=np.int64)
@@ -137,6 +144,10 @@ class LandmarkSolver:
             raise AvatarLiveError(
                 f"rig {rig.name!r} has no ARKit-named blendshapes that move its embedded landmarks"
             )
+        # Without the user's own neutral, an average person's: the rig's, with its eyes
+        # opened as wide as most people's are (an avatar's may be opened wider on purpose).
+        self._average_landmarks = self._model.neutral if options.average_eye_opening is None else (
+            with_eye_opening(self._model.neutral, self._covered, options.average_eye_opening))
         # The rig's own iris placement is its "looking ahead"; zero (centred) if not embedded.
         rig_points = np.full((NUM_LANDMARKS, 3), np.nan)
         rig_points[self._covered] = self._model.neutral
@@ -237,7 +248,8 @@ class LandmarkSolver:
 
     def _average_neutral(self, scale: float, centre: np.ndarray) -> _Neutral:
         return _Neutral(
-            landmarks=self._model.neutral, iris_offsets=self._rig_iris_offsets, scale=scale, centre=centre, own=False
+            landmarks=self._average_landmarks, iris_offsets=self._rig_iris_offsets, scale=scale, centre=centre,
+            own=False
         )
 
     def _neutral_from(self, result: CalibrationResult) -> _Neutral:
@@ -246,7 +258,7 @@ class LandmarkSolver:
         landmarks = result.landmarks[self._covered]
         # Against the rig's neutral, so that where the user's eyes and mouth sit is not
         # taken for a held expression.
-        held = self._model.solve(landmarks - self._model.neutral, rig_neutral=True)
+        held = self._model.solve(landmarks - self._average_landmarks, rig_neutral=True)
         excess = np.maximum(held - self._options.identity_limit, 0.0)
         return _Neutral(
             landmarks=landmarks - self._model.motion(excess),
