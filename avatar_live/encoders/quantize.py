@@ -2,7 +2,7 @@
 
 Two float32 ResNet-50s take about 80 ms a frame on a 2-core CPU; with their convolutions
 in INT8 (per-channel weights, per-tensor activations, ONNX Runtime's static QDQ format)
-they take about 25 ms. Static quantization needs activation ranges, so the user's own
+they take about 28 ms. Static quantization needs activation ranges, so the user's own
 network is calibrated on face crops made here: frames of the demo face (`capture.demo`,
 the astronaut photo bundled with scikit-image) tracked by FaceMesh and cropped as EMOCA
 crops. The fully connected heads stay float32: they cost nothing and hold the output scale.
