@@ -140,10 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     sheet.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
 
     models = commands.add_parser("models", help="import licensed models you downloaded; list them",
-                                 description="FLAME (and later EMOCA) are licensed downloads that you fetch "
+                                 description="FLAME and EMOCA are licensed downloads that you fetch "
                                              "yourself. `models add-flame` validates a FLAME file and stores a "
                                              "copy in your user data folder ($AVATAR_LIVE_HOME overrides it); "
-                                             "nothing is downloaded or shared.")
+                                             "`add-emoca` and `add-emotion` convert EMOCA's checkpoints there. "
+                                             "Nothing is downloaded or shared.")
     models.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
     models_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     add_flame = models_commands.add_parser("add-flame", help="validate and store a FLAME model file",
@@ -157,10 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     for kind, what in (("emoca", "an EMOCA model folder (e.g. EMOCA_v2_lr_mse_20)"),
                        ("emotion", "an EMOCA emotion recognition model folder")):
         add = models_commands.add_parser(
-            f"add-{kind}", help=f"convert {what} to ONNX on this machine",
+            f"add-{kind}", help=f"convert {what} for inference on this machine",
             description=f"Finds the checkpoint in {what}, loads the weights it needs without running any "
-                        "code from the file, and exports an ONNX model into your model folder. The result "
-                        "is derived from licensed weights: it stays on this machine.")
+                        "code from the file, and stores in your model folder an ONNX model and the weights "
+                        "for the torch backends" + (", plus an INT8 copy for CPUs, calibrated on the "
+                        "built-in demo face and checked against float32" if kind == "emoca" else "")
+                        + ". The result is derived from licensed weights: it stays on this machine.")
         add.add_argument("folder", type=Path, help="the downloaded model folder")
     models_commands.add_parser("list", help="show the installed models and where they are")
     return parser
