@@ -30,13 +30,13 @@ from pathlib import Path
 import platformdirs
 
 from avatar_live.errors import AvatarLiveError
-from avatar_live.runtime.base import ModelFiles
 from avatar_live.face.embeddings import load_deca_embedding, load_mediapipe_embedding
 from avatar_live.face.flame import (
     FLAME_EXPRESSION_COMPONENTS,
     FLAME_SHAPE_COMPONENTS,
     load_flame,
 )
+from avatar_live.runtime.base import ModelFiles
 
 log = logging.getLogger(__name__)
 

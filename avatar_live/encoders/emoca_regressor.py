@@ -69,13 +69,9 @@ class EmocaRegressor:
             label="emotion model")
         return cls(encoder, emotion)
 
-    @property
-    def backend_name(self) -> str:
-        return self._encoder.name
-
     def describe(self) -> str:
         """For the HUD: "emoca <backend>"."""
-        return f"emoca {self.backend_name}"
+        return f"emoca {self._encoder.name}"
 
     def encode(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[FlameParams, Emotion | None]:
         """Encode one face.

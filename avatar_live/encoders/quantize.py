@@ -21,6 +21,8 @@ import numpy as np
 
 from avatar_live.encoders.export import ENCODER_INPUT, write_atomically
 from avatar_live.errors import AvatarLiveError
+from avatar_live.runtime.base import max_relative_error
+from avatar_live.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +99,6 @@ def quantize_encoder(onnx_path: str | Path, int8_path: str | Path, crops: np.nda
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError as error:
         raise AvatarLiveError("onnxruntime is not installed (pip install 'avatar-live[emoca]')") from error
-    from avatar_live.runtime.base import max_relative_error
-    from avatar_live.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
     if crops.ndim != 4 or crops.shape[0] <= CHECK_CROPS:
         raise AvatarLiveError(f"INT8 calibration needs more than {CHECK_CROPS} crops, got shape {crops.shape}")

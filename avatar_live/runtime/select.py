@@ -59,8 +59,8 @@ def unavailable_reason(name: str, model: ModelFiles) -> str | None:
     if name.startswith("torch") and (model.torch_factory is None or model.onnx is None):
         # The ONNX export names the torch module's inputs and outputs.
         return "no torch model"
-    modules = {"tensorrt": ("tensorrt", "pycuda"), "onnxruntime": ("onnxruntime",),
-               "onnxruntime-int8": ("onnxruntime",)}.get(name, ("torch",))
+    modules = {"tensorrt": ("tensorrt", "pycuda"), "onnxruntime": ("onnxruntime",)}.get(
+        name.removesuffix("-int8"), ("torch",))
     labels = {"tensorrt": "TensorRT", "pycuda": "pycuda", "onnxruntime": "ONNX Runtime", "torch": "torch"}
     for module in modules:
         if not installed(module):

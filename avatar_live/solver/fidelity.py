@@ -139,12 +139,13 @@ def geometry_checks(tracks: ClipTracks, ours: np.ndarray) -> tuple[GeometryCheck
             if track is not None and np.isfinite(ours[f]).all() and np.isfinite(tracks.reference[f]).all()]
     points = np.stack([tracks.mesh[f].landmarks for f in both]).astype(np.float64)
     scale = np.linalg.norm(points[:, _EYE_CORNERS[0]] - points[:, _EYE_CORNERS[1]], axis=1)
+    ours, reference = ours[both], tracks.reference[both]
     checks = []
     for shapes, measure, (a, b), sign in _MEASURES:
         value = sign * np.linalg.norm(points[:, a] - points[:, b], axis=1) / scale
         columns = [ARKIT_INDEX[name] for name in shapes]
-        checks.append(GeometryCheck(shapes, measure, _pearson(ours[both][:, columns].mean(axis=1), value),
-                                    _pearson(tracks.reference[both][:, columns].mean(axis=1), value)))
+        checks.append(GeometryCheck(shapes, measure, _pearson(ours[:, columns].mean(axis=1), value),
+                                    _pearson(reference[:, columns].mean(axis=1), value)))
     return tuple(checks)
 
 
