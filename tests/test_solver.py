@@ -370,18 +370,33 @@ def test_calibration_removes_the_users_own_proportions():
         assert arkit(expressive, name) == pytest.approx(value, abs=0.1), name
 
 
+def _read_after_calibrating_on(held: np.ndarray) -> FaceParams:
+    """The first frame after a calibration window spent holding an expression, still held."""
+    s = solver(calibration_seconds=0.3)
+    time = 0.0
+    while s.calibrating:
+        s.solve_video_frame(observe(held), time)
+        time += 1.0 / 30.0
+    return s.solve_video_frame(observe(held), time)
+
+
 def test_an_expression_held_while_calibrating_still_reads_afterwards():
     # A video that starts with a broad smile: the smile beyond what a face's own
     # proportions could explain must not become part of the neutral.
-    s = solver(calibration_seconds=0.3)
-    smile = weights_of(mouthSmileLeft=0.9, mouthSmileRight=0.9)
-    time = 0.0
-    while s.calibrating:
-        s.solve_video_frame(observe(smile), time)
-        time += 1.0 / 30.0
-    later = s.solve_video_frame(observe(smile), time)
+    later = _read_after_calibrating_on(weights_of(mouthSmileLeft=0.9, mouthSmileRight=0.9))
     # Not all of it: an even smile is partly a wider mouth set higher, which a face may be.
     assert arkit(later, "mouthSmileLeft") > 0.1 and arkit(later, "mouthSmileRight") > 0.1
+
+
+def test_a_slight_smile_held_while_calibrating_is_not_taken_for_the_face():
+    # A half smile is more than a mouth's own shape reads as, so part of it stays
+    # expression; brows and eyelids, whose resting places differ more between people,
+    # may read as half a shape and still be taken for the face.
+    later = _read_after_calibrating_on(
+        weights_of(mouthSmileLeft=0.5, mouthSmileRight=0.5, browInnerUp=0.4, eyeBlinkLeft=0.4)
+    )
+    assert arkit(later, "mouthSmileLeft") > 0.08 and arkit(later, "mouthSmileRight") > 0.08
+    assert arkit(later, "browInnerUp") < 0.03 and arkit(later, "eyeBlinkLeft") < 0.03
 
 
 def test_recalibrate_reopens_the_window_for_a_new_face():

@@ -77,9 +77,13 @@ class Region:
     placements: tuple[Placement, ...] = ()
 
 
+EYELID_SHAPES = ("eyeBlink", "eyeSquint", "eyeWide", "cheekSquint")
+"""The eye regions' shapes, without their side (Left, Right). cheekSquint is among them
+because the raised lower lid is the only place landmarks show it."""
+
+
 def _eye_region(side: str, upper: tuple[int, ...], lower: tuple[int, ...]) -> Region:
-    # cheekSquint lives here because the raised lower lid is the only place landmarks show it.
-    shapes = tuple(f"{name}{side}" for name in ("eyeBlink", "eyeSquint", "eyeWide", "cheekSquint"))
+    shapes = tuple(f"{name}{side}" for name in EYELID_SHAPES)
     # Where the eye sits, how large and how tilted it is are all identity, measured on its
     # corners, which the lids' shapes barely move; its opening is what they change.
     eye = Placement(
@@ -165,10 +169,15 @@ ANTAGONISTS: tuple[tuple[str, str], ...] = tuple(
 ) + (
     ("jawLeft", "jawRight"), ("mouthLeft", "mouthRight"),
     ("browDownLeft", "browInnerUp"), ("browDownRight", "browInnerUp"),
+    ("mouthSmileLeft", "mouthRollLower"), ("mouthSmileRight", "mouthRollLower"),
 )
-"""Shape pairs that move the same landmarks in opposite ways. Both at once would cancel
-into a motion neither means (mouthLeft + mouthRight = lips pushed back), which the least
-squares readily use to soak up a proportion the rig lacks; their co-activation is penalised."""
+"""Shape pairs whose co-activation is penalised. Mostly pairs that move the same landmarks
+in opposite ways: both at once would cancel into a motion neither means (mouthLeft +
+mouthRight = lips pushed back), which the least squares readily use to soak up a
+proportion the rig lacks. A smile and a lower lip rolled in are not opposites, but a real
+smile stretches the lower lip thinner than the rig's smile does, and without the penalty
+that thinning read as mouthRollLower 0.06 on every smile (single_face.mp4), where the
+learned reference reads the lip rolling out (0.15 -> 0.01)."""
 
 PLACEMENT_LIMIT = 0.5
 """Against the rig's neutral, a shape is not solved when its features' placement changes

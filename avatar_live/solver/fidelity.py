@@ -31,6 +31,11 @@ MIN_REFERENCE_STD = 0.05
 """A shape is compared only where the reference's weight varies at least this much (std)
 over the clip; a correlation with a shape that does not move measures only noise."""
 
+FLAT_STD = 0.01
+"""Our weight for a shape is flat where its std over the clip is below this: the motion is
+invisible on the avatar, and its correlation with the reference measures only noise (a
+weight that stays within 0.001 of zero can still correlate 0.7 with it)."""
+
 KEY_SHAPES = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight")
 """The shapes an avatar's viewer notices first: talking, blinking, smiling."""
 
@@ -62,12 +67,19 @@ class ShapeFidelity:
     Attributes:
         name: ARKit name.
         reference_std: standard deviation of the reference weight.
+        ours_std: standard deviation of ours.
         r: Pearson correlation of our weight with the reference (0 where ours is constant).
     """
 
     name: str
     reference_std: float
+    ours_std: float
     r: float
+
+    @property
+    def flat(self) -> bool:
+        """Ours barely moves (`FLAT_STD`), so `r` is noise."""
+        return self.ours_std < FLAT_STD
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,11 @@ class FidelityReport:
     def mean_r(self) -> float:
         """Mean correlation over the compared shapes (NaN when none varies)."""
         return float(np.mean([s.r for s in self.shapes])) if self.shapes else float("nan")
+
+    @property
+    def mean_r_flat_as_zero(self) -> float:
+        """`mean_r` with the shapes ours leaves flat counted as r = 0: the stricter reading."""
+        return float(np.mean([0.0 if s.flat else s.r for s in self.shapes])) if self.shapes else float("nan")
 
     def r_of(self, name: str) -> float | None:
         """The correlation of one shape, or None when it did not vary in this clip."""
@@ -247,5 +264,6 @@ def compare(clip: str, ours: np.ndarray, reference: np.ndarray, min_std: float =
         spread = float(reference[:, s].std()) if len(reference) else 0.0
         if spread < min_std:
             continue
-        shapes.append(ShapeFidelity(name=name, reference_std=spread, r=_pearson(ours[:, s], reference[:, s])))
+        shapes.append(ShapeFidelity(name=name, reference_std=spread, ours_std=float(ours[:, s].std()),
+                                    r=_pearson(ours[:, s], reference[:, s])))
     return FidelityReport(clip=clip, frames=int(both.sum()), shapes=tuple(shapes))

@@ -24,18 +24,21 @@ from avatar_live.errors import AvatarLiveError
 from avatar_live.face.drive import FLAME_EXPRESSION_NAMES
 from avatar_live.face.rig import Rig, matrix_to_axis_angle
 from avatar_live.solver.calibration import CalibrationResult, CalibrationWindow
-from avatar_live.solver.expression import AVERAGE_EYE_OPENING, ExpressionModel, with_eye_opening
+from avatar_live.solver.expression import AVERAGE_EYE_OPENING, EYELID_SHAPES, ExpressionModel, with_eye_opening
 from avatar_live.solver.gaze import estimate_gaze, eye_look_weights, measure_irises
 from avatar_live.solver.pose import Similarity, fit_similarity, pixels_to_head_space
 from avatar_live.solver.retarget import JAW_OPEN, LandmarkRetarget
 from avatar_live.tracking import topology
-from avatar_live.types import NUM_LANDMARKS, FaceParams, FlameParams, Track
+from avatar_live.types import ARKIT_NAMES, NUM_LANDMARKS, FaceParams, FlameParams, Track
 
 PROVISIONAL_REFRESH = 4
 """Frames between updates of the neutral while the first calibration window is open. Taking
 it (a median and a solve) costs twice a frame's solve; a median of the frames so far
 barely moves over a few frames."""
 
+
+BROW_AND_EYELID_SHAPES = ("brow", *EYELID_SHAPES)
+"""Name prefixes of the shapes `SolverOptions.brow_and_eyelid_identity_limit` applies to."""
 
 FLAME_SHAPE_SIZE = 100
 """EMOCA's FLAME identity length; a landmark fit keeps the mean identity (zeros)."""
@@ -64,7 +67,15 @@ class SolverOptions:
             `expression`) and still be taken for the user's own proportions. More is an
             expression held during calibration (a video that starts with a smile or a
             look down), and that part is left out of the neutral, so the expression
-            still reads when it is held again later.
+            still reads when it is held again later. Resting faces read against the
+            built-in head measured at most 0.15 on any shape of the mouth region
+            (single_face.mp4 and its two cuts), where a face that starts with a
+            slight smile reads 0.36 (WolfgangLanger_Pexels.mp4).
+        brow_and_eyelid_identity_limit: the same for the brows' and eyelids' shapes
+            (`BROW_AND_EYELID_SHAPES`). How high brows sit and how open a resting eye
+            is differ between people far more than the mouth's shape, whose placement
+            is taken out, and the built-in head's eyes are opened wider than most: a
+            resting face's eyes read as 0.27-0.35 of a blink against it.
         average_eye_opening: how open the eyes of the neutral used without the user's own
             are (stills and calibration off), as lid gap over eye width
             (`expression.AVERAGE_EYE_OPENING`, a typical person's); None keeps the rig's
@@ -78,7 +89,8 @@ class SolverOptions:
     calibrate: bool = True
     prior: float = 0.3
     depth_weight: float = 0.1
-    identity_limit: float = 0.5
+    identity_limit: float = 0.2
+    brow_and_eyelid_identity_limit: float = 0.5
     average_eye_opening: float | None = AVERAGE_EYE_OPENING
 
 
@@ -123,14 +135,19 @@ class LandmarkSolver:
         self._retarget = retarget
         if options.calibration_seconds < 0.0:
             raise AvatarLiveError(f"calibration_seconds must be >= 0, got {options.calibration_seconds}")
-        if options.prior <= 0.0 or options.depth_weight < 0.0 or not 0.0 <= options.identity_limit <= 1.0:
+        limits = (options.identity_limit, options.brow_and_eyelid_identity_limit)
+        if options.prior <= 0.0 or options.depth_weight < 0.0 or not all(0.0 <= limit <= 1.0 for limit in limits):
             raise AvatarLiveError(
-                "need prior > 0, depth_weight >= 0 and 0 <= identity_limit <= 1, got "
-                f"{options.prior}, {options.depth_weight} and {options.identity_limit}"
+                "need prior > 0, depth_weight >= 0 and identity limits in [0, 1], got "
+                f"{options.prior}, {options.depth_weight} and {limits}"
             )
         if options.average_eye_opening is not None and not 0.0 < options.average_eye_opening < 1.0:
             raise AvatarLiveError(f"average_eye_opening must be in (0, 1), got {options.average_eye_opening}")
         self._options = options
+        self._identity_limits = np.array([
+            options.brow_and_eyelid_identity_limit if name.startswith(BROW_AND_EYELID_SHAPES) else options.identity_limit
+            for name in ARKIT_NAMES
+        ])
         self._eye_scale = float(rig.eye_scale)
         self._covered = np.asarray(rig.embedding.landmark_indices, dtype=np.int64)
         stable = [i for i in topology.STABLE if i in set(self._covered.tolist())]
@@ -262,7 +279,7 @@ class LandmarkSolver:
         # Against the rig's neutral, so that where the user's eyes and mouth sit is not
         # taken for a held expression.
         held = self._model.solve(landmarks - self._model.neutral, rig_neutral=True)
-        excess = np.maximum(held - self._options.identity_limit, 0.0)
+        excess = np.maximum(held - self._identity_limits, 0.0)
         return _Neutral(
             landmarks=landmarks - self._model.motion(excess),
             iris_offsets=measure_irises(result.landmarks).offsets,
