@@ -18,7 +18,7 @@ from avatar_live.solver.fidelity import (
     geometry_checks,
     track_clip,
 )
-from avatar_live.types import ARKIT_INDEX
+from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES
 from conftest import shared_file
 
 STILL_REFERENCE_STEP = 0.05
@@ -58,6 +58,24 @@ def test_a_smile_does_not_roll_the_lower_lip_in(clip):
     smiling = tracks.reference[:, ARKIT_INDEX["mouthSmileLeft"]] > 0.5
     assert smiling.sum() > 20
     assert np.nanmax(ours[smiling, ARKIT_INDEX["mouthRollLower"]]) < 0.02
+
+
+def test_a_shape_ours_leaves_flat_counts_as_no_agreement_in_the_strict_mean():
+    # Weights a thousandth from zero are invisible on the avatar, yet can correlate with
+    # the reference; the strict mean does not count them.
+    frames = 40
+    reference = np.zeros((frames, len(ARKIT_NAMES)))
+    reference[20:, ARKIT_INDEX["mouthSmileLeft"]] = 0.8
+    reference[:20, ARKIT_INDEX["mouthPucker"]] = 0.3
+    ours = np.zeros_like(reference)
+    ours[20:, ARKIT_INDEX["mouthSmileLeft"]] = 0.7
+    ours[:20, ARKIT_INDEX["mouthPucker"]] = 0.001
+    report = compare("synthetic", ours, reference)
+    assert {s.name for s in report.shapes} == {"mouthSmileLeft", "mouthPucker"}
+    pucker = next(s for s in report.shapes if s.name == "mouthPucker")
+    assert pucker.flat and pucker.r == pytest.approx(1.0)
+    assert report.mean_r == pytest.approx(1.0)
+    assert report.mean_r_flat_as_zero == pytest.approx(0.5)
 
 
 def _longest_still_stretch(reference: np.ndarray) -> slice:
