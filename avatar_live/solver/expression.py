@@ -176,8 +176,8 @@ in opposite ways: both at once would cancel into a motion neither means (mouthLe
 mouthRight = lips pushed back), which the least squares readily use to soak up a
 proportion the rig lacks. A smile and a lower lip rolled in are not opposites, but a real
 smile stretches the lower lip thinner than the rig's smile does, and without the penalty
-that thinning read as mouthRollLower 0.06 on every smile (single_face.mp4), where the
-learned reference reads the lip rolling out (0.15 -> 0.01)."""
+that thinning read as mouthRollLower, about 0.06 (up to 0.12) on every smile
+(single_face.mp4), where the learned reference reads the lip rolling out (0.15 -> 0.01)."""
 
 PLACEMENT_LIMIT = 0.5
 """Against the rig's neutral, a shape is not solved when its features' placement changes
