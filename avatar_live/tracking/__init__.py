@@ -1,1 +1,1 @@
-"""Face tracking: MediaPipe FaceMesh landmarks and crops."""
+"""Face tracking: the tracker protocol (`base`), MediaPipe FaceMesh and FaceLandmarker, landmark index sets."""

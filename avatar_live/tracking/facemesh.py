@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_live.errors import AvatarLiveError
+from avatar_live.tracking.base import check_image, detect_still
 from avatar_live.types import NUM_LANDMARKS, Track
 
 
@@ -60,14 +61,15 @@ class FaceMeshTracker:
         """Find a face in an independent still.
 
         Args:
-            image: H x W x 3 RGB uint8.
+            image: H x W x 3 RGB uint8; small images are enlarged first (`base.prepared_stills`).
 
         Returns:
             The face, or None when there is none.
         """
         if self._still is None:
             self._still = self._make(static=True)
-        return self._run(self._still, image)
+        still = self._still
+        return detect_still(lambda prepared: self._run(still, prepared), image)
 
     def detect_for_video(self, image: np.ndarray, time: float) -> Track | None:
         """Find or follow the face in the next frame of a video stream.
@@ -93,8 +95,7 @@ class FaceMeshTracker:
 
     @staticmethod
     def _run(graph, image: np.ndarray) -> Track | None:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {image.shape} {image.dtype}")
+        check_image(image)
         result = graph.process(image)
         if not result.multi_face_landmarks:
             return None

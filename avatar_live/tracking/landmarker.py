@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_live.errors import AvatarLiveError
+from avatar_live.tracking.base import check_image, detect_still
 from avatar_live.tracking.facemesh import track_from_normalized
 from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, Track
 
@@ -79,8 +80,9 @@ class FaceLandmarkerTracker:
         return cls(options)
 
     def detect(self, image: np.ndarray) -> Track | None:
-        """Find a face in an independent still (H x W x 3 RGB uint8)."""
-        return self._track(self._graphs[self._vision.RunningMode.IMAGE].detect(self._mp_image(image)), image)
+        """Find a face in an independent still (H x W x 3 RGB uint8; small ones are enlarged first)."""
+        graph = self._graphs[self._vision.RunningMode.IMAGE]
+        return detect_still(lambda prepared: self._track(graph.detect(self._mp_image(prepared)), prepared), image)
 
     def detect_for_video(self, image: np.ndarray, time: float) -> Track | None:
         """Find or follow the face in the next video frame; `time` in seconds, increasing."""
@@ -98,8 +100,7 @@ class FaceLandmarkerTracker:
     def _mp_image(image: np.ndarray):
         import mediapipe as mp
 
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {image.shape} {image.dtype}")
+        check_image(image)
         return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
 
     @staticmethod
