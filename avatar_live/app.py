@@ -12,18 +12,21 @@ from pathlib import Path
 from typing import Callable
 
 from avatar_live.capture.base import Source
-from avatar_live.encoders.emoca_regressor import (
-    BackgroundEmoca,
-    EmocaOptions,
-    EmocaRegressor,
-)
+from avatar_live.encoders.base import Readout
+from avatar_live.encoders.emoca_regressor import EmocaOptions, EmocaRegressor
+from avatar_live.encoders.emotion import LearnedEmotion, RulesEmotion
+from avatar_live.encoders.expression import LearnedExpression, SolverExpression, TrackerBlendshapes
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.builtin_head import build_builtin_head
 from avatar_live.face.rig import Rig, embed_landmarks
+from avatar_live.learned.emotion import load_emotion_net
+from avatar_live.learned.expression import load_expression_net
+from avatar_live.learned.neutral import RestingOptions
 from avatar_live.outputs.base import Sink
 from avatar_live.outputs.params_stream import ParamsStreamSink
 from avatar_live.outputs.video_file import VideoFileSink
 from avatar_live.outputs.virtual_camera import open_virtual_camera
+from avatar_live.pipeline.background import BackgroundReadout
 from avatar_live.pipeline.channels import Closed
 from avatar_live.pipeline.metrics import StageTimings, Summary
 from avatar_live.pipeline.runner import Pipeline
@@ -38,6 +41,7 @@ from avatar_live.render.renderer import AvatarRenderer, RenderOptions
 from avatar_live.smoothing import FaceParamsSmoother
 from avatar_live.solver.landmark_solver import LandmarkSolver, SolverOptions
 from avatar_live.solver.retarget import LandmarkRetarget, rig_landmark_basis
+from avatar_live.tracking.base import Tracker
 from avatar_live.tracking.facemesh import FaceMeshOptions, FaceMeshTracker
 from avatar_live.tracking.landmarker import FaceLandmarkerTracker, LandmarkerOptions
 from avatar_live.types import Packet
@@ -56,16 +60,26 @@ class AppOptions:
         fps: requested camera/demo frame rate (None: the source's own).
         hud: draw the emotion/fps HUD into the frames.
         self_view: show the camera image as an inset in the HUD.
-        calibrate: calibrate a neutral of the user's face (False: the rig's average).
-        calibration_seconds: length of the automatic calibration window.
-        tracker: "mesh" (MediaPipe FaceMesh + landmark solver, offline, the default) or
-            "landmarker" (MediaPipe FaceLandmarker's learned blendshapes; needs
-            `landmarker_task`).
+        calibrate: take the user's own neutral face out of the weights: the learned
+            read-out learns their resting face from their most relaxed moments, the solver
+            takes their first seconds. None: each read-out's default (the learned one reads
+            faces as they are, as its teacher does, which measured closer to it; the solver
+            calibrates). Pressing c in the window starts it either way.
+        calibration_seconds: stream time with a face before the neutral is first used
+            (the solver: the length of its calibration window).
+        tracker: "mesh" (MediaPipe FaceMesh, offline, the default) or "landmarker"
+            (MediaPipe FaceLandmarker, whose own learned blendshapes then give the
+            weights; needs `landmarker_task`).
+        readout: where FaceMesh's weights come from: "learned" (the project's trained
+            model, the default) or "solver" (the landmark solver).
+        emotion: "learned" (the project's trained classifier, the default) or "rules"
+            (FACS rules on the weights); EMOCA's emotion model replaces either when
+            imported and `encoder` is "emoca".
         landmarker_task: path of the user's `face_landmarker.task`.
         avatar: "builtin" (the head this project generates) or "flame" (the user's own
             FLAME model from the model store, driven through landmarks).
-        encoder: "mesh" (landmark solver only) or "emoca" (the user's imported EMOCA gives
-            the FLAME parameters and, when imported, the emotion).
+        encoder: "mesh" (the landmarks alone, read by `readout`) or "emoca" (the user's
+            imported EMOCA also gives the FLAME parameters and, when imported, the emotion).
         backend: force an inference backend for EMOCA (None: the best available).
     """
 
@@ -73,10 +87,12 @@ class AppOptions:
     fps: float | None = None
     hud: bool = True
     self_view: bool = False
-    calibrate: bool = True
+    calibrate: bool | None = None
     calibration_seconds: float = 1.0
     tracker: str = "mesh"
     landmarker_task: Path | None = None
+    readout: str = "learned"
+    emotion: str = "learned"
     avatar: str = "builtin"
     encoder: str = "mesh"
     backend: str | None = None
@@ -100,7 +116,7 @@ class RunReport:
         return self.timings.summaries()
 
 
-def _make_tracker(options: AppOptions) -> FaceMeshTracker | FaceLandmarkerTracker:
+def _make_tracker(options: AppOptions) -> Tracker:
     if options.tracker == "mesh":
         return FaceMeshTracker.create_from_options(FaceMeshOptions())
     if options.tracker == "landmarker":
@@ -130,7 +146,7 @@ def load_avatar(avatar: str) -> Rig:
     raise AvatarLiveError(f"unknown avatar {avatar!r}: use builtin or flame")
 
 
-def _make_emoca(options: AppOptions, *, live: bool) -> EmocaRegressor | BackgroundEmoca | None:
+def _make_emoca(options: AppOptions, *, live: bool) -> Readout | None:
     if options.encoder == "mesh":
         return None
     if options.encoder != "emoca":
@@ -143,12 +159,37 @@ def _make_emoca(options: AppOptions, *, live: bool) -> EmocaRegressor | Backgrou
     regressor = EmocaRegressor.create_from_options(
         EmocaOptions(encoder, emotion, options.backend, cpu_threads=1 if live else None))
     if emotion is None:
-        log.info("EMOCA's emotion model is not imported (`models add-emotion`): emotion from the rules")
-    return BackgroundEmoca(regressor) if live else regressor
+        log.info("EMOCA's emotion model is not imported (`models add-emotion`): emotion from the %s read-out",
+                 options.emotion)
+    return BackgroundReadout(regressor) if live else regressor
 
 
-def _front_stages(source: Source, options: AppOptions, *, live: bool = False) -> tuple[TrackStage, EncodeStage]:
-    emoca = _make_emoca(options, live=live)
+def _expression_readout(options: AppOptions, solver: LandmarkSolver) -> Readout:
+    if options.tracker == "landmarker":
+        return TrackerBlendshapes()
+    if options.readout == "solver":
+        return SolverExpression(solver)
+    if options.readout == "learned":
+        return LearnedExpression(load_expression_net(), RestingOptions(min_seconds=options.calibration_seconds),
+                                 calibrate=bool(options.calibrate))
+    raise AvatarLiveError(f"unknown read-out {options.readout!r}: use learned or solver")
+
+
+def _emotion_readout(options: AppOptions) -> Readout:
+    if options.emotion == "rules":
+        return RulesEmotion()
+    if options.emotion == "learned":
+        return LearnedEmotion(load_emotion_net())
+    raise AvatarLiveError(f"unknown emotion read-out {options.emotion!r}: use learned or rules")
+
+
+def make_encode_stage(options: AppOptions, *, stills: bool, live: bool = False) -> EncodeStage:
+    """The encode stage as the app runs it: the solver, the read-outs the options ask for,
+    the smoother.
+
+    Raises:
+        AvatarLiveError: a model the options need is missing or broken.
+    """
     head = build_builtin_head()
     retarget = None
     if options.encoder == "mesh" and options.avatar != "builtin":
@@ -157,13 +198,21 @@ def _front_stages(source: Source, options: AppOptions, *, live: bool = False) ->
         retarget = LandmarkRetarget(head.embedding.landmark_indices,
                                     embed_landmarks(head.vertices, head.faces, head.embedding),
                                     rig_landmark_basis(avatar))
-    tracker = _make_tracker(options)
     solver = LandmarkSolver.create_from_options(
-        head, SolverOptions(calibrate=options.calibrate, calibration_seconds=options.calibration_seconds),
+        head, SolverOptions(calibrate=options.calibrate is not False, calibration_seconds=options.calibration_seconds),
         retarget=retarget,
     )
-    encode = EncodeStage(solver, FaceParamsSmoother(), stills=source.stills, emoca=emoca)
-    return TrackStage(tracker, stills=source.stills), encode
+    readouts = [_expression_readout(options, solver)]
+    emotion = _emotion_readout(options)
+    emoca = _make_emoca(options, live=live)
+    if emoca is not None:
+        readouts.append(emoca)
+    return EncodeStage(solver, FaceParamsSmoother(), stills=stills, readouts=readouts, emotion=emotion)
+
+
+def _front_stages(source: Source, options: AppOptions, *, live: bool = False) -> tuple[TrackStage, EncodeStage]:
+    encode = make_encode_stage(options, stills=source.stills, live=live)
+    return TrackStage(_make_tracker(options), stills=source.stills), encode
 
 
 def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -14,13 +15,14 @@ from avatar_live.runtime.select import BACKEND_NAMES
 
 log = logging.getLogger("avatar_live")
 
-COMMANDS = ("run", "render", "track", "bench", "avatar-sheet", "models")
+COMMANDS = ("run", "render", "track", "bench", "avatar-sheet", "models", "train")
 
 DESCRIPTION = """\
 Real-time webcam avatar. Finds your face, estimates 52 ARKit blendshapes, head pose and
 gaze, smooths them, and renders a 3D head with an emotion HUD to a window, a virtual
-camera, a video file, or a JSON-lines parameter stream. Works offline with the built-in
-MediaPipe FaceMesh tracker and the built-in head.
+camera, a video file, or a JSON-lines parameter stream. Works offline: MediaPipe FaceMesh
+finds the face, this project's own trained models read its expression and emotion, and
+the head is built in.
 
 commands (default: run):
   run      live: camera/demo/video -> avatar window (+ --virtualcam, --record)
@@ -29,6 +31,7 @@ commands (default: run):
   bench    per-stage and end-to-end timings
   avatar-sheet  a picture of the avatar: neutral, each blendshape, a few expressions
   models   import your own FLAME/EMOCA downloads (`models add-flame PATH`, `add-emoca DIR`), list them
+  train    rebuild the shipped expression/emotion models from the training media (developers)
 
 examples:
   avatar-live --source demo                 # no webcam needed
@@ -53,7 +56,7 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
@@ -64,13 +67,22 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                        help="size of the rendered avatar frames (default 640x480)")
     group.add_argument("--no-hud", action="store_true", help="leave the emotion/fps HUD out of the frames")
     group.add_argument("--self-view", action="store_true", help="show the camera image as a small inset")
+    group.add_argument("--readout", choices=("learned", "solver"), default="learned",
+                       help="learned: this project's trained expression model reads the landmarks (default); "
+                            "solver: the geometric landmark solver")
+    group.add_argument("--emotion", choices=("learned", "rules"), default="learned",
+                       help="learned: this project's trained emotion classifier (default); rules: FACS rules on "
+                            "the blendshapes")
+    group.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
+                       help="take your own neutral face out of the reading. Learned read-out: off by default "
+                            "(it reads faces as they are); on, your resting face is learned from your most "
+                            "relaxed moments, wherever they come. Solver: on by default, from your first "
+                            "seconds. Press c in the window to start it afresh")
     group.add_argument("--calibration-seconds", type=_positive, default=1.0, metavar="S",
-                       help="the neutral face is taken from the first S seconds with a face (default 1)")
-    group.add_argument("--no-calibrate", action="store_true",
-                       help="skip the per-user neutral calibration and use an average face")
+                       help="seconds with a face before your neutral is used (default 1)")
     group.add_argument("--tracker", choices=("mesh", "landmarker"), default="mesh",
-                       help="mesh: MediaPipe FaceMesh + landmark solver (default, offline); landmarker: "
-                            "MediaPipe FaceLandmarker's learned blendshapes (needs --landmarker-task)")
+                       help="mesh: MediaPipe FaceMesh (default, offline); landmarker: MediaPipe "
+                            "FaceLandmarker, whose own learned blendshapes give the weights (needs --landmarker-task)")
     group.add_argument("--landmarker-task", type=Path, metavar="PATH",
                        help="your face_landmarker.task model (download it from MediaPipe)")
     group.add_argument("--avatar", choices=("builtin", "flame"),
@@ -78,8 +90,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                             "(install it first with `avatar-live models add-flame`; the default with "
                             "--encoder emoca)")
     group.add_argument("--encoder", choices=("mesh", "emoca"), default="mesh",
-                       help="mesh: landmark solver only (default, offline); emoca: your imported EMOCA "
-                            "(`models add-emoca`) regresses FLAME parameters and emotion")
+                       help="mesh: the landmarks alone, read by --readout (default, offline); emoca: your "
+                            "imported EMOCA (`models add-emoca`) also regresses FLAME parameters, and emotion "
+                            "when its emotion model is imported")
     group.add_argument("--backend", choices=BACKEND_NAMES,
                        help="inference backend for EMOCA (default: the best available, logged; "
                             "onnxruntime-int8 is the CPU's fast choice, onnxruntime its float32 one)")
@@ -94,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="live avatar (default command)",
                               description="Live: source -> avatar in a window, in real time. Keys: "
-                                          "c = recalibrate neutral, q/Esc = quit.")
+                                          "c = take your neutral face (hold it relaxed for a second), q/Esc = quit.")
     run.add_argument("--source", default="0",
                      help="camera index (default 0), video file, image file, folder of images, or `demo` "
                           "(an animated photo: no camera needed)")
@@ -166,6 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
                         + ". The result is derived from licensed weights: it stays on this machine.")
         add.add_argument("folder", type=Path, help="the downloaded model folder")
     models_commands.add_parser("list", help="show the installed models and where they are")
+
+    train = commands.add_parser(
+        "train", help="rebuild the shipped expression or emotion model (developers)",
+        description="Rebuilds a model that ships with avatar-live from the training media in shared/data "
+                    "(needs the `emoca` extra for torch): `expression` distils MediaPipe FaceLandmarker's "
+                    "blendshapes (the teacher, training time only) into a network on FaceMesh's landmarks; "
+                    "`emotion` trains a classifier on FER2013 and the labelled stills, reading faces through "
+                    "the shipped expression model (train `expression` first). Tracking results are cached, so "
+                    "a second run starts in seconds. Seeded: the same data gives the same file.")
+    train.add_argument("model", choices=("expression", "emotion"))
+    train.add_argument("--data", type=Path, metavar="DIR",
+                       help="the shared data folder (default: $AVATAR_LIVE_DATA, else ../shared/data beside "
+                            "the checkout)")
+    train.add_argument("--cache", type=Path, metavar="DIR",
+                       help="where tracking results are kept (default: the user cache folder)")
+    train.add_argument("-o", "--output", type=Path, metavar="PATH",
+                       help="the model file to write (default: the shipped one, whose checksum in "
+                            "SHA256SUMS is updated)")
+    train.add_argument("--workers", type=int, default=2, metavar="N", help="tracking processes (default 2)")
+    train.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
     return parser
 
 
@@ -176,9 +209,9 @@ def _options(args: argparse.Namespace):
         raise AvatarLiveError("--tracker landmarker needs --landmarker-task PATH (MediaPipe's face_landmarker.task)")
 
     return AppOptions(size=args.size, fps=getattr(args, "fps", None), hud=not args.no_hud,
-                      self_view=args.self_view, calibrate=not args.no_calibrate,
+                      self_view=args.self_view, calibrate=args.calibrate,
                       calibration_seconds=args.calibration_seconds, tracker=args.tracker,
-                      landmarker_task=args.landmarker_task,
+                      landmarker_task=args.landmarker_task, readout=args.readout, emotion=args.emotion,
                       avatar=args.avatar or ("flame" if args.encoder == "emoca" else "builtin"),
                       encoder=args.encoder, backend=args.backend)
 
@@ -237,6 +270,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _avatar_sheet(args.output, args.cell)
     if args.command == "models":
         return _models(args)
+    if args.command == "train":
+        from avatar_live.training.command import train
+
+        return train(args.model, data=args.data, cache=args.cache, output=args.output, workers=args.workers)
     options = _options(args)
     if args.command == "bench":
         from avatar_live.bench import format_report, run_bench

@@ -1,7 +1,7 @@
-"""The default tracker (FaceMesh -> solver -> smoother) against MediaPipe FaceLandmarker's
-learned blendshapes on a real talking, smiling, blinking clip; bounds sit below measured
-values (mean r 0.67, eyeBlinkLeft 0.94, eyeBlinkRight 0.95, smiles 0.99) with margin, so a
-regression shows. `benchmarks/fidelity.py` reports all clips against the full goals.
+"""The read-outs (FaceMesh -> encode stage -> smoother) against MediaPipe FaceLandmarker's
+learned blendshapes on a real talking, smiling, blinking clip the learned model never
+trained on. Bounds sit below measured values with margin, so a regression shows;
+`benchmarks/fidelity.py` reports all clips and the validation people against the goals.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avatar_live.face.builtin_head import build_builtin_head
-from avatar_live.solver.fidelity import (
+from avatar_live.app import AppOptions, make_encode_stage
+from avatar_live.training.fidelity import (
     KEY_SHAPES,
     ClipTracks,
     compare,
@@ -26,35 +26,54 @@ STILL_REFERENCE_STEP = 0.05
 
 
 @pytest.fixture(scope="module")
-def clip() -> tuple[ClipTracks, np.ndarray]:
-    tracks = track_clip(shared_file("video/single_face.mp4"), shared_file("models/face_landmarker.task"))
-    return tracks, encode_clip(tracks, build_builtin_head())
+def tracks() -> ClipTracks:
+    return track_clip(shared_file("video/single_face.mp4"), shared_file("models/face_landmarker.task"))
 
 
-def test_weights_follow_the_learned_reference(clip):
-    tracks, ours = clip
+def _through_the_app(tracks: ClipTracks, readout: str) -> np.ndarray:
+    return encode_clip(tracks, make_encode_stage(AppOptions(readout=readout, emotion="rules"), stills=False))
+
+
+@pytest.fixture(scope="module")
+def clip(tracks) -> tuple[ClipTracks, np.ndarray]:
+    """The default, learned read-out."""
+    return tracks, _through_the_app(tracks, "learned")
+
+
+@pytest.fixture(scope="module")
+def solver_clip(tracks) -> tuple[ClipTracks, np.ndarray]:
+    return tracks, _through_the_app(tracks, "solver")
+
+
+@pytest.mark.parametrize(("readout", "mean_r", "key_r"), [("clip", 0.8, 0.9), ("solver_clip", 0.45, 0.8)])
+def test_weights_follow_the_learned_reference(readout, mean_r, key_r, request):
+    # Measured: learned 0.96 (blinks 0.97 / 0.99, smiles 1.00), solver 0.65 (blinks 0.94 /
+    # 0.95, smiles 0.99).
+    tracks, ours = request.getfixturevalue(readout)
     report = compare(tracks.name, ours, tracks.reference)
     assert report.frames > 60
-    assert report.mean_r >= 0.45, [(s.name, round(s.r, 2)) for s in report.shapes]
+    assert report.mean_r >= mean_r, [(s.name, round(s.r, 2)) for s in report.shapes]
     varying = [name for name in KEY_SHAPES if report.r_of(name) is not None]
     assert {"eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight"} <= set(varying)
     for name in varying:
-        assert report.r_of(name) >= 0.8, name
+        assert report.r_of(name) >= key_r, name
 
 
-def test_weights_follow_the_face_geometry(clip):
-    # Measured: chin drop 0.89, upper lip rise 0.97, lids 0.97 / 0.88, mouth width 1.00.
-    tracks, ours = clip
+@pytest.mark.parametrize(("readout", "jaw_r"), [("clip", 0.7), ("solver_clip", 0.8)])
+def test_weights_follow_the_face_geometry(readout, jaw_r, request):
+    # Measured, learned: chin drop 0.76 (its teacher's 0.82), upper lip rise 0.94, lids 0.92 /
+    # 0.95, mouth width 0.99; solver: 0.88, 0.97, 0.97 / 0.88, 1.00.
+    tracks, ours = request.getfixturevalue(readout)
     checks = geometry_checks(tracks, ours)
     assert [c.shapes[0] for c in checks] == ["jawOpen", "mouthUpperUpLeft", "eyeBlinkLeft", "eyeBlinkRight",
                                              "mouthSmileLeft"]
     for check in checks:
-        assert check.ours_r >= 0.8, check
+        assert check.ours_r >= (jaw_r if check.shapes[0] == "jawOpen" else 0.8), check
 
 
-def test_a_smile_does_not_roll_the_lower_lip_in(clip):
-    # A smile thins the lower lip; read as mouthRollLower it showed up to 0.12 on every smile.
-    tracks, ours = clip
+def test_a_smile_does_not_roll_the_lower_lip_in(solver_clip):
+    # A smile thins the lower lip; the solver read it as mouthRollLower up to 0.12 on every smile.
+    tracks, ours = solver_clip
     smiling = tracks.reference[:, ARKIT_INDEX["mouthSmileLeft"]] > 0.5
     assert smiling.sum() > 20
     assert np.nanmax(ours[smiling, ARKIT_INDEX["mouthRollLower"]]) < 0.02
@@ -94,8 +113,9 @@ def _longest_still_stretch(reference: np.ndarray) -> slice:
     return best
 
 
-def test_a_still_face_does_not_jitter(clip):
-    tracks, ours = clip
+@pytest.mark.parametrize("readout", ["clip", "solver_clip"])
+def test_a_still_face_does_not_jitter(readout, request):
+    tracks, ours = request.getfixturevalue(readout)
     stretch = _longest_still_stretch(tracks.reference)
     assert stretch.stop - stretch.start >= 20  # about 2/3 s at 30 fps
     weights = ours[stretch]

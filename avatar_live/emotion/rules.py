@@ -40,23 +40,9 @@ which is what tells it from fear; AU2 against sadness; AU1 against anger). Neutr
 `NEUTRAL_BIAS` minus the best other score, so it wins while no prototype is clearly
 present. Probabilities are the softmax of scores / `TEMPERATURE`.
 
-Valence and arousal: each class sits on Russell's circumplex at `CIRCUMPLEX` (valence,
-arousal):
-
-| class    | valence | arousal |
-|----------|---------|---------|
-| Neutral  |  0.0    |  0.0    |
-| Happy    |  0.8    |  0.4    |
-| Sad      | -0.7    | -0.4    |
-| Surprise |  0.2    |  0.8    |
-| Fear     | -0.6    |  0.7    |
-| Disgust  | -0.7    |  0.3    |
-| Anger    | -0.6    |  0.6    |
-| Contempt | -0.5    |  0.2    |
-
-(valence, arousal) = intensity * sum over classes of probability * place, clipped to
-[-1, 1], where intensity = min(best non-neutral score / `FULL_INTENSITY_SCORE`, 1) says how
-far the face is from neutral.
+Valence and arousal: the class probabilities placed on Russell's circumplex
+(`circumplex`), scaled by intensity = min(best non-neutral score /
+`FULL_INTENSITY_SCORE`, 1), which says how far the face is from neutral.
 """
 
 from __future__ import annotations
@@ -66,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avatar_live.emotion.circumplex import valence_arousal
 from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, EMOTION_CLASSES, Emotion
 
 TEMPERATURE = 0.1
@@ -80,10 +67,6 @@ NEUTRAL_BIAS = 0.3
 FULL_INTENSITY_SCORE = 0.5
 """A class score at which valence and arousal reach their class's full place."""
 
-CIRCUMPLEX: tuple[tuple[float, float], ...] = (
-    (0.0, 0.0), (0.8, 0.4), (-0.7, -0.4), (0.2, 0.8), (-0.6, 0.7), (-0.7, 0.3), (-0.6, 0.6), (-0.5, 0.2),
-)
-"""(valence, arousal) of each class, EMOTION_CLASSES order."""
 
 
 @dataclass(frozen=True)
@@ -239,12 +222,5 @@ def estimate_emotion(arkit: np.ndarray) -> Emotion:
     exp = [math.exp((scores[name] - top) / TEMPERATURE) for name in EMOTION_CLASSES]
     total = sum(exp)
     probs = [e / total for e in exp]
-    intensity = min(best / FULL_INTENSITY_SCORE, 1.0)
-    valence = intensity * sum(p * v for p, (v, _) in zip(probs, CIRCUMPLEX))
-    arousal = intensity * sum(p * a for p, (_, a) in zip(probs, CIRCUMPLEX))
-    return Emotion(
-        valence=min(max(valence, -1.0), 1.0),
-        arousal=min(max(arousal, -1.0), 1.0),
-        probs=np.array(probs, np.float32),
-        source="rules",
-    )
+    valence, arousal = valence_arousal(probs, min(best / FULL_INTENSITY_SCORE, 1.0))
+    return Emotion(valence=valence, arousal=arousal, probs=np.array(probs, np.float32), source="rules")

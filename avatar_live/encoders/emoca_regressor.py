@@ -6,22 +6,16 @@ inference backend available (`avatar_live.runtime.select`).
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from avatar_live.encoders.base import FaceInput, Readout
 from avatar_live.encoders.crop import crop_face
-from avatar_live.pipeline.channels import Closed, LatestMailbox
-from avatar_live.pipeline.metrics import RateMeter
+from avatar_live.learned.mlp import softmax
 from avatar_live.runtime.base import InferenceBackend, ModelFiles
 from avatar_live.runtime.select import select_backend
-from avatar_live.types import Emotion, FlameParams
-
-log = logging.getLogger(__name__)
+from avatar_live.types import Emotion, FaceParams, FlameParams
 
 
 @dataclass(frozen=True)
@@ -47,13 +41,14 @@ def _emotion_backend(encoder_backend: str | None) -> str | None:
     return "onnxruntime" if encoder_backend == "onnxruntime-int8" else encoder_backend
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
+class EmocaRegressor(Readout[tuple[FlameParams, Emotion | None]]):
+    """FLAME parameters (and emotion) for a face, from its MediaPipe landmarks' crop.
 
+    As a read-out it sets `FaceParams.flame`, and `emotion` when EMOCA's emotion model is
+    imported (the stage's emotion read-out then has nothing to add).
+    """
 
-class EmocaRegressor:
-    """FLAME parameters (and emotion) for a face, from its MediaPipe landmarks' crop."""
+    name = "emoca"
 
     def __init__(self, encoder: InferenceBackend, emotion: InferenceBackend | None) -> None:
         self._encoder = encoder
@@ -95,75 +90,18 @@ class EmocaRegressor:
         features = np.concatenate([flame.shape, flame.expression, flame.jaw])[None].astype(np.float32)
         out = self._emotion.run({"codes": features})["emotion"][0]
         emotion = Emotion(valence=float(np.clip(out[8], -1, 1)), arousal=float(np.clip(out[9], -1, 1)),
-                          probs=_softmax(out[:8]).astype(np.float32), source="emoca")
+                          probs=softmax(out[:8]).astype(np.float32), source="emoca")
         return flame, emotion
+
+    def estimate(self, face: FaceInput, params: FaceParams) -> tuple[FlameParams, Emotion | None]:
+        return self.encode(face.image, face.track.landmarks)
+
+    def apply(self, result: tuple[FlameParams, Emotion | None], params: FaceParams) -> None:
+        params.flame, emotion = result
+        if emotion is not None:
+            params.emotion = emotion
 
     def close(self) -> None:
         self._encoder.close()
         if self._emotion is not None:
             self._emotion.close()
-
-
-class BackgroundEmoca:
-    """Runs an `EmocaRegressor` on its own thread, always on the newest face submitted.
-
-    Live mode uses it so a slow encoder never holds the pipeline back: each frame submits
-    its face and takes the latest finished result (older submissions are dropped). The
-    thread runs at a lower scheduling priority where the OS allows it (Linux), so on a
-    small CPU the display keeps its frame rate and the encoder takes the time left over.
-    """
-
-    PRIORITY_DROP = 10
-    """Niceness added to the encoder thread (Linux; elsewhere it keeps normal priority)."""
-
-    def __init__(self, regressor: EmocaRegressor) -> None:
-        self._regressor = regressor
-        self._inbox: LatestMailbox[tuple[np.ndarray, np.ndarray]] = LatestMailbox()
-        self._latest: tuple[FlameParams, Emotion | None] | None = None
-        self._error: BaseException | None = None
-        self._started = time.perf_counter()
-        self._rate = RateMeter()
-        self.encoded = 0
-        """Faces encoded so far."""
-        self._thread = threading.Thread(target=self._work, name="emoca", daemon=True)
-        self._thread.start()
-
-    def submit(self, image: np.ndarray, landmarks: np.ndarray) -> None:
-        """Queue a face for encoding, replacing one not yet started."""
-        if self._error is not None:
-            raise self._error
-        self._inbox.put((image, landmarks))
-
-    def latest(self) -> tuple[FlameParams, Emotion | None] | None:
-        """The most recent result, or None before the first one is ready."""
-        return self._latest
-
-    def describe(self) -> str:
-        """For the HUD: "emoca <backend> <results per second>/s"."""
-        return f"{self._regressor.describe()} {self._rate.rate:.0f}/s"
-
-    def close(self) -> None:
-        self._inbox.close()
-        self._thread.join(timeout=5)
-        self._regressor.close()
-        seconds = time.perf_counter() - self._started
-        log.info("EMOCA encoded %d faces in %.1f s (%.1f per second) beside the display", self.encoded, seconds,
-                 self.encoded / seconds if seconds > 0 else 0.0)
-
-    def _work(self) -> None:
-        try:
-            # Only the calling thread's niceness changes: on Linux a thread id names one thread.
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.PRIORITY_DROP)
-        except (AttributeError, OSError):
-            pass  # Windows has no setpriority; macOS applies it to the process, and refuses thread ids
-        try:
-            while True:
-                try:
-                    item = self._inbox.get()
-                except Closed:
-                    return
-                self._latest = self._regressor.encode(*item)
-                self.encoded += 1
-                self._rate.tick()
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the next submit()
-            self._error = exc

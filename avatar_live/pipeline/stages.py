@@ -10,19 +10,15 @@ import threading
 import time
 from typing import Callable
 
-import numpy as np
-
-from avatar_live.emotion.rules import estimate_emotion
-from avatar_live.encoders.emoca_regressor import BackgroundEmoca, EmocaRegressor
+from avatar_live.encoders.base import FaceInput, Readout, read
 from avatar_live.outputs.base import Sink
 from avatar_live.pipeline.metrics import RateMeter
 from avatar_live.render.hud import Hud, HudStats
 from avatar_live.render.renderer import AvatarRenderer
 from avatar_live.smoothing import FaceParamsSmoother
 from avatar_live.solver.landmark_solver import LandmarkSolver
-from avatar_live.tracking.facemesh import FaceMeshTracker
-from avatar_live.tracking.landmarker import FaceLandmarkerTracker
-from avatar_live.types import FaceParams, Packet, Track
+from avatar_live.tracking.base import Tracker
+from avatar_live.types import FaceParams, Packet
 
 
 def _finish(packet: Packet, stage: str, started: float) -> None:
@@ -36,7 +32,7 @@ class TrackStage:
 
     name = "track"
 
-    def __init__(self, tracker: "FaceMeshTracker | FaceLandmarkerTracker", *, stills: bool) -> None:
+    def __init__(self, tracker: Tracker, *, stills: bool) -> None:
         self._tracker = tracker
         self._stills = stills
 
@@ -57,21 +53,23 @@ class TrackStage:
 class EncodeStage:
     """Landmarks -> smoothed face parameters -> emotion.
 
-    Stills are solved independently (average neutral, no smoothing). Video frames go
-    through calibration and the smoother, which holds and then eases to neutral when the
-    face is lost. EMOCA, when given, runs on every frame (an `EmocaRegressor`, offline) or
-    beside the stage on the newest face (a `BackgroundEmoca`, live), so a slow encoder
-    never holds frames back; pose, blendshapes and gaze still come from every frame.
+    Per face: the landmark solver gives head pose (and its own weights and gaze), then
+    each read-out in turn fills what it reads (`encoders.base`): the expression read-out
+    the ARKit weights, EMOCA the FLAME parameters. Stills are read independently, video
+    frames go through the smoother, which holds and then eases to neutral when the face is
+    lost. The emotion read-out comes last, on the smoothed weights, unless a read-out
+    (EMOCA's emotion model) already set the emotion.
     """
 
     name = "encode"
 
     def __init__(self, solver: LandmarkSolver, smoother: FaceParamsSmoother, *, stills: bool,
-                 emoca: EmocaRegressor | BackgroundEmoca | None = None) -> None:
+                 readouts: list[Readout], emotion: Readout) -> None:
         self._solver = solver
         self._smoother = smoother
         self._stills = stills
-        self._emoca = emoca
+        self._readouts = list(readouts)
+        self._emotion = emotion
         self._recalibrate = threading.Event()
 
     def request_recalibration(self) -> None:
@@ -80,50 +78,43 @@ class EncodeStage:
 
     @property
     def calibrating(self) -> bool:
-        return not self._stills and self._solver.calibrating
+        return not self._stills and any(readout.calibrating for readout in self._readouts)
 
     def describe_encoder(self) -> str:
-        """For the HUD: "mesh" (the landmark solver), or EMOCA's backend (and its rate, live)."""
-        return "mesh" if self._emoca is None else self._emoca.describe()
+        """For the HUD: the read-outs at work, e.g. "learned" or "learned + emoca onnxruntime-int8 7/s"."""
+        return " + ".join(readout.describe() for readout in self._readouts)
 
     def __call__(self, packet: Packet) -> Packet:
         started = time.perf_counter()
         if self._recalibrate.is_set():
             self._recalibrate.clear()
             self._solver.recalibrate()
-        track = packet.track
-        height, width = packet.frame.image.shape[:2]
+            for readout in self._readouts:
+                readout.recalibrate()
+        track, frame = packet.track, packet.frame
+        face = None if track is None else FaceInput(frame.image, track, frame.time, self._stills)
+        params = None if face is None else self._read(face)
         if self._stills:
-            params = (self._learned(self._solver.solve_image(track, (width, height)), packet.frame.image, track)
-                      if track is not None else FaceParams.neutral())
+            params = params if params is not None else FaceParams.neutral()
         else:
-            raw = (self._solver.solve_video_frame(track, packet.frame.time, (width, height))
-                   if track is not None else None)
-            params = self._smoother.update(
-                self._learned(raw, packet.frame.image, track) if raw is not None else None, packet.frame.time)
-        if params.face and params.emotion is None:
-            params.emotion = estimate_emotion(params.arkit)
+            params = self._smoother.update(params, frame.time)
+        if face is not None and params.face and params.emotion is None:
+            read(self._emotion, face, params)
         packet.params = params
         _finish(packet, self.name, started)
         return packet
 
-    def _learned(self, params: FaceParams, image: np.ndarray, track: Track) -> FaceParams:
-        """Prefer learned estimates to the landmark solver's: a tracker's own blendshapes
-        (FaceLandmarker), and EMOCA's FLAME parameters and emotion."""
-        if track.blendshapes is not None:
-            params.arkit = track.blendshapes.copy()
-        if isinstance(self._emoca, BackgroundEmoca):
-            self._emoca.submit(image, track.landmarks)
-            latest = self._emoca.latest()
-            if latest is not None:
-                params.flame, params.emotion = latest
-        elif self._emoca is not None:
-            params.flame, params.emotion = self._emoca.encode(image, track.landmarks)
+    def _read(self, face: FaceInput) -> FaceParams:
+        size = (face.image.shape[1], face.image.shape[0])
+        params = (self._solver.solve_image(face.track, size) if face.still
+                  else self._solver.solve_video_frame(face.track, face.time, size))
+        for readout in self._readouts:
+            read(readout, face, params)
         return params
 
     def close(self) -> None:
-        if self._emoca is not None:
-            self._emoca.close()
+        for readout in (*self._readouts, self._emotion):
+            readout.close()
 
 
 class RenderStage:
@@ -140,7 +131,7 @@ class RenderStage:
         make_renderer: Callable[[], AvatarRenderer],
         hud: Hud | None,
         *,
-        describe_encoder: Callable[[], str] = lambda: "mesh",
+        describe_encoder: Callable[[], str] = lambda: "learned",
         is_calibrating: Callable[[], bool] = lambda: False,
         self_view: bool = False,
         show_latency: bool = True,

@@ -49,14 +49,15 @@ class HudStats:
         latency_ms: capture-to-render latency in milliseconds, None if unknown.
         face: whether a face is seen in the current frame.
         calibrating: whether the neutral-face calibration is running.
-        encoder: the face encoder, e.g. "mesh", or "emoca onnxruntime-int8 8/s" (backend, results per second).
+        encoder: the read-outs at work, e.g. "learned", or "learned + emoca onnxruntime-int8 8/s"
+            (EMOCA's backend and results per second).
     """
 
     fps: float
     latency_ms: float | None
     face: bool
     calibrating: bool
-    encoder: str = "mesh"
+    encoder: str = "learned"
 
 
 @dataclass(frozen=True)

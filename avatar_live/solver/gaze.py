@@ -131,3 +131,22 @@ def eye_look_weights(gaze: np.ndarray) -> dict[int, float]:
         "eyeLookDownLeft": down, "eyeLookDownRight": down,
     }
     return {ARKIT_INDEX[name]: float(value) for name, value in weights.items()}
+
+
+def gaze_from_eye_look(arkit: np.ndarray) -> np.ndarray:
+    """The gaze that ARKit eyeLook weights describe, both eyes averaged: the inverse of
+    `eye_look_weights`.
+
+    Args:
+        arkit: 52 ARKit weights, ARKIT_NAMES order.
+
+    Returns:
+        2 float64 (yaw, pitch) in radians, within +-GAZE_LIMIT.
+    """
+    w = {name: float(arkit[ARKIT_INDEX[name]]) for name in _EYE_LOOK_NAMES}
+    yaw = (w["eyeLookOutLeft"] - w["eyeLookInLeft"] + w["eyeLookInRight"] - w["eyeLookOutRight"]) / 2.0
+    pitch = (w["eyeLookUpLeft"] + w["eyeLookUpRight"] - w["eyeLookDownLeft"] - w["eyeLookDownRight"]) / 2.0
+    return np.clip(np.array([yaw, pitch]), -1.0, 1.0) * GAZE_LIMIT
+
+
+_EYE_LOOK_NAMES = tuple(f"eyeLook{way}{side}" for way in ("Out", "In", "Up", "Down") for side in ("Left", "Right"))

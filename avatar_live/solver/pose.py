@@ -10,6 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
+HEAD_SPACE = np.array([1.0, -1.0, -1.0])
+"""Multiplies pixel landmarks into head-space axes (`pixels_to_head_space`)."""
+
+
 def pixels_to_head_space(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks in pixels (x right, y down, smaller z closer) to avatar-like axes.
 
@@ -24,7 +28,7 @@ def pixels_to_head_space(landmarks: np.ndarray) -> np.ndarray:
     """
     if landmarks.ndim != 2 or landmarks.shape[1] != 3:
         raise ValueError(f"landmarks must be K x 3, got {landmarks.shape}")
-    return np.asarray(landmarks, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
+    return np.asarray(landmarks, dtype=np.float64) * HEAD_SPACE
 
 
 @dataclass(frozen=True)

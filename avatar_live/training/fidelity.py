@@ -1,10 +1,11 @@
-"""Fidelity of the landmark solver, measured against MediaPipe FaceLandmarker's learned blendshapes.
+"""Fidelity of the app's read-outs, measured against MediaPipe FaceLandmarker's learned blendshapes.
 
-The learned model is trained independently of our rig and solver, so agreement with it over
-a real video says how well the default path (FaceMesh -> `LandmarkSolver` -> smoother)
-reads expressions. A clip is tracked once by both trackers (`track_clip`, the slow part),
-then the default path is run over the cached landmarks (`encode_clip`), so solver settings
-can be compared cheaply. `compare` correlates the two, shape by shape, over the frames where
+FaceLandmarker is the teacher the learned read-out was distilled from (on other people),
+and independent of the landmark solver, so agreement with it over a real video says how
+well a read-out (FaceMesh -> encode stage -> smoother) reads expressions. A clip is
+tracked once by both trackers (`track_clip`, the slow part), then the app's encode stage is
+run over the cached landmarks (`encode_clip`), so read-outs and settings can be compared
+cheaply. `compare` correlates the two, shape by shape, over the frames where
 both trackers saw a face, for the shapes the reference actually moves in that clip.
 
 The reference is learned, not ground truth. `geometry_checks` says which of the two
@@ -22,10 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_live.face.rig import Rig
-from avatar_live.smoothing import FaceParamsSmoother, SmootherOptions
-from avatar_live.solver.landmark_solver import LandmarkSolver, SolverOptions
-from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, Track
+from avatar_live.pipeline.stages import EncodeStage
+from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, Frame, Packet, Track
 
 MIN_REFERENCE_STD = 0.05
 """A shape is compared only where the reference's weight varies at least this much (std)
@@ -211,32 +210,23 @@ def track_clip(video: Path, task: Path, max_frames: int | None = None) -> ClipTr
     return ClipTracks(name=video.name, times=np.array(times), size=size, mesh=mesh, reference=np.array(reference))
 
 
-def encode_clip(
-    tracks: ClipTracks,
-    rig: Rig,
-    solver_options: SolverOptions = SolverOptions(),
-    smoother_options: SmootherOptions = SmootherOptions.default(),
-) -> np.ndarray:
-    """The default path's smoothed weights over a tracked clip, as the app computes them for
-    video (`EncodeStage`: calibrating solver, then the smoother).
+def encode_clip(tracks: ClipTracks, stage: EncodeStage) -> np.ndarray:
+    """The app's smoothed weights over a tracked clip, through its own encode stage.
 
     Args:
         tracks: the clip's FaceMesh tracks.
-        rig: the avatar the solver drives.
-        solver_options: the solver's settings.
-        smoother_options: the smoother's settings.
+        stage: a fresh video encode stage (`app.make_encode_stage`); no read-out in it may
+            need the frames' pixels (EMOCA does), which this does not keep.
 
     Returns:
         F x 52 weights, NaN rows where FaceMesh found no face.
     """
-    solver = LandmarkSolver.create_from_options(rig, solver_options)
-    smoother = FaceParamsSmoother(smoother_options)
+    blank = np.zeros((tracks.size[1], tracks.size[0], 3), np.uint8)
     weights = np.full((len(tracks.mesh), len(ARKIT_NAMES)), np.nan)
     for f, (track, time) in enumerate(zip(tracks.mesh, tracks.times)):
-        raw = None if track is None else solver.solve_video_frame(track, float(time), tracks.size)
-        params = smoother.update(raw, float(time))
-        if params.face:
-            weights[f] = params.arkit
+        packet = stage(Packet(frame=Frame(f, float(time), blank), track=track))
+        if packet.params.face:
+            weights[f] = packet.params.arkit
     return weights
 
 
