@@ -80,6 +80,7 @@ def test_tracking_results_are_cached_per_clip_and_setting(short_clip, tmp_path):
 
 
 def test_a_tiny_training_run_learns_to_read_a_smile():
+    pytest.importorskip("torch", reason="training needs torch (the `emoca` extra)")
     tracks = track_clip(shared_file("video/single_face.mp4"), shared_file("models/face_landmarker.task"))
     found = [n for n, track in enumerate(tracks.mesh) if track is not None and np.isfinite(tracks.reference[n]).all()]
     landmarks = np.stack([tracks.mesh[n].landmarks for n in found])
