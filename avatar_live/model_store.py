@@ -19,6 +19,7 @@ the user, and converted EMOCA models never leave their machine.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -165,6 +166,15 @@ def list_models() -> list[StoredModel]:
 def _add_converted(source: Path, kind: str, name: str | None) -> StoredModel:
     """Find, load and export an EMOCA-family checkpoint folder into `<kind>/<name>.onnx` (+ forms) with metadata."""
     # torch is imported only here: listing and FLAME imports should not pay its start-up time.
+    # Both are optional (the emoca extra); without one, say which instead of an internal error.
+    for module_name in ("torch", "onnx"):
+        try:
+            importlib.import_module(module_name)
+        except ImportError:
+            raise AvatarLiveError(
+                f"models add-{kind} needs torch and onnx, and {module_name} cannot be imported: install the emoca "
+                "extra (EXTRAS=dev,emoca ./install.sh, or pip install 'avatar-live[emoca]')"
+            ) from None
     from avatar_live.encoders import checkpoint, export, quantize
 
     loaders = {
@@ -241,8 +251,9 @@ def add_emoca(folder: str | Path, name: str | None = None) -> StoredModel:
         The stored ONNX model; `details` names the checkpoint used.
 
     Raises:
-        AvatarLiveError: no checkpoint, an unreadable one, a missing or mis-shaped weight
-            (nothing is stored then), or the file cannot be written.
+        AvatarLiveError: torch or onnx is not installed, no checkpoint, an unreadable one,
+            a missing, mis-shaped or non-finite weight (nothing is stored then), or the file
+            cannot be written.
     """
     return _add_converted(Path(folder), "emoca", name)
 

@@ -166,7 +166,8 @@ def load_into(module: nn.Module, state: dict[str, torch.Tensor], prefix: str, so
         `module`.
 
     Raises:
-        AvatarLiveError: a parameter or buffer is missing, or has a different shape.
+        AvatarLiveError: a parameter or buffer (BatchNorm statistics included) is missing,
+            has a different shape, or holds NaN or infinity (the first such key is named).
     """
     filled = {}
     for name, expected in module.state_dict().items():
@@ -180,7 +181,10 @@ def load_into(module: nn.Module, state: dict[str, torch.Tensor], prefix: str, so
             raise AvatarLiveError(
                 f"{source}: key {key} has shape {tuple(value.shape)}, expected {tuple(expected.shape)}"
             )
+        # Checked after the cast: a float64 weight too large for float32 becomes infinite there.
         filled[name] = value.to(expected.dtype)
+        if not torch.isfinite(filled[name]).all():
+            raise AvatarLiveError(f"{source}: non-finite values (NaN or infinity) in {key}: not a usable model")
     module.load_state_dict(filled, strict=False)
     return module.eval()
 
@@ -195,7 +199,7 @@ def load_emoca(folder: str | Path) -> EmocaEncoder:
         The encoder in eval mode.
 
     Raises:
-        AvatarLiveError: no checkpoint, an unreadable one, or a missing/mis-shaped key.
+        AvatarLiveError: no checkpoint, an unreadable one, or a missing, mis-shaped or non-finite weight.
     """
     path = find_checkpoint(Path(folder) / EMOCA_CHECKPOINTS)
     state = read_state_dict(path)

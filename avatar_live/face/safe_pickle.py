@@ -9,6 +9,11 @@ before it is called.
 
 Files written by Python 2 (FLAME's) are read with encoding="latin1", which is also what
 numpy needs to rebuild their arrays.
+
+A pickle stores an object it refers to twice only once, so a file of a few hundred bytes
+can hold a list 2**60 items long when walked as a tree, a list that holds itself, or one
+nested deeper than Python's stack. `plain` converts each object once and refuses cycles,
+such depths, and structures too large when their shared references are copied out.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import _compat_pickle
 import codecs
 import copyreg
 import io
+import math
 import pickle
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -25,6 +31,20 @@ import numpy as np
 import scipy.sparse
 
 from avatar_live.errors import AvatarLiveError
+
+# Deeper than any face-model file nests (FLAME's: dict -> Ch -> array); a deeper file
+# would only run Python out of stack.
+MAX_DEPTH = 100
+# FLAME 2023 holds about 7 million values; this leaves room and still refuses a file whose
+# shared references would make np.asarray (or a dense toarray) allocate gigabytes.
+MAX_VALUES = 100_000_000
+
+
+def _numeric_array(value: Any, what: str) -> np.ndarray:
+    """`value` as an array, refusing containers: np.asarray would copy out every shared reference in them."""
+    if (isinstance(value, np.ndarray) and value.dtype != object) or isinstance(value, (int, float, np.number)):
+        return np.asarray(value)
+    raise pickle.UnpicklingError(f"{what} is a {type(value).__name__}, expected a numeric array")
 
 
 class _Record:
@@ -51,8 +71,8 @@ class ChumpyArray(_Record):
 
     @property
     def x(self) -> np.ndarray:
-        """The array this `Ch` holds (float64 in chumpy's files)."""
-        return np.asarray(plain(self._get("x")))
+        """The array this `Ch` holds (float64 in chumpy's files); UnpicklingError if it holds something else."""
+        return _numeric_array(self._get("x"), "Ch x")
 
 
 class SparseMatrixRecord(_Record):
@@ -68,7 +88,7 @@ class SparseMatrixRecord(_Record):
         """The matrix as a scipy `csc_matrix` or `csr_matrix`."""
         state = getattr(self, "state", {})
         shape = self._get("_shape" if "_shape" in state else "shape")
-        arrays = tuple(np.asarray(self._get(key)) for key in ("data", "indices", "indptr"))
+        arrays = tuple(_numeric_array(self._get(key), f"sparse matrix {key}") for key in ("data", "indices", "indptr"))
         cls = scipy.sparse.csc_matrix if self.fmt == "csc" else scipy.sparse.csr_matrix
         return cls(arrays, shape=tuple(int(n) for n in shape))
 
@@ -155,29 +175,70 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def plain(obj: Any) -> Any:
     """Replace the inert records in a loaded object by arrays and scipy matrices.
 
+    Each object is converted once and references the pickle shares stay shared: a pickle
+    stores a repeated object once, so a few hundred bytes can hold a list that is 2**60
+    items long when walked as a tree.
+
     Args:
         obj: what `load` read: dicts, lists, tuples, arrays, `ChumpyArray`, `SparseMatrixRecord`.
 
     Returns:
         The same structure with each `ChumpyArray` replaced by its array and each
         `SparseMatrixRecord` by a scipy sparse matrix; object arrays are converted element-wise.
+
+    Raises:
+        pickle.UnpicklingError: a container holds itself, containers nest deeper than
+            `MAX_DEPTH`, or `obj` holds more than `MAX_VALUES` values when shared references
+            are counted as copies (as `np.asarray` or a dense `toarray` would allocate them).
     """
-    if isinstance(obj, ChumpyArray):
-        return obj.x
-    if isinstance(obj, SparseMatrixRecord):
-        return obj.to_scipy()
-    if isinstance(obj, dict):
-        return {key: plain(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(plain(value) for value in obj)
-    if isinstance(obj, np.ndarray) and obj.dtype == object:
-        if obj.ndim == 0:
-            return plain(obj[()])
-        out = np.empty(obj.shape, object)
-        for index, value in np.ndenumerate(obj):
-            out[index] = plain(value)
-        return out
-    return obj
+    # id(original) -> (converted, values it holds counting shared references as copies);
+    # the originals stay alive in `obj`, so no id is reused during the walk.
+    done: dict[int, tuple[Any, int]] = {}
+    walking: set[int] = set()
+
+    def convert(value: Any, depth: int) -> tuple[Any, int]:
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            return value, value.size
+        if not isinstance(value, (ChumpyArray, SparseMatrixRecord, dict, list, tuple, np.ndarray)):
+            return value, 1
+        key = id(value)
+        if key in done:
+            return done[key]
+        if key in walking:
+            raise pickle.UnpicklingError(f"a {type(value).__name__} contains itself")
+        if depth >= MAX_DEPTH:
+            raise pickle.UnpicklingError(f"containers nested deeper than {MAX_DEPTH} levels")
+        walking.add(key)
+        done[key] = convert_new(value, depth + 1)
+        walking.discard(key)
+        return done[key]
+
+    def convert_new(value: Any, depth: int) -> tuple[Any, int]:
+        if isinstance(value, ChumpyArray):
+            array = value.x
+            return array, array.size
+        if isinstance(value, SparseMatrixRecord):
+            matrix = value.to_scipy()
+            return matrix, math.prod(matrix.shape)
+        if isinstance(value, dict):
+            items = {name: convert(item, depth) for name, item in value.items()}
+            return {name: item for name, (item, _) in items.items()}, 1 + sum(n for _, n in items.values())
+        if isinstance(value, (list, tuple)):
+            pairs = [convert(item, depth) for item in value]
+            return type(value)(item for item, _ in pairs), 1 + sum(n for _, n in pairs)
+        if value.ndim == 0:
+            return convert(value[()], depth)
+        out = np.empty(value.shape, object)
+        total = 1
+        for index, item in np.ndenumerate(value):
+            out[index], count = convert(item, depth)
+            total += count
+        return out, total
+
+    converted, values = convert(obj, 0)
+    if values > MAX_VALUES:
+        raise pickle.UnpicklingError(f"it holds {values:,} values counting shared references, over {MAX_VALUES:,}")
+    return converted
 
 
 def load(stream: BinaryIO, description: str) -> Any:

@@ -1,7 +1,8 @@
-"""What every tracker offers, and the preparation of small stills that both trackers share."""
+"""What every tracker offers, and the preparation of stills that both trackers share."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
@@ -38,23 +39,64 @@ faces (every third of its public test split) FaceMesh finds 85.5 % as they are, 
 enlarged with the first border, 93.2 % trying all three."""
 
 
+FACE_CROP_SIZE = 2.0
+"""When a still's face is found only by the full-range detector, FaceMesh runs on a square
+this many times the detector's box, around its centre (clipped to the image): room for the
+whole head, while a larger crop in a group photo takes in the neighbours, and the tracker
+may follow one of them instead."""
+
+Box = tuple[float, float, float, float]
+"""(x0, y0, x1, y1) in pixels."""
+
+
 @dataclass(frozen=True)
 class StillPreparation:
-    """How a still was enlarged: prepared pixel = original pixel * scale + pad."""
+    """How a still was cropped or enlarged: prepared pixel = original pixel * scale + offset."""
 
     scale: float = 1.0
-    pad: int = 0
+    offset: tuple[float, float] = (0.0, 0.0)
 
     def restore(self, track: Track | None) -> Track | None:
         """A track found in the prepared image, in the original image's pixels."""
-        if track is None or (self.scale == 1.0 and self.pad == 0):
+        if track is None or (self.scale == 1.0 and self.offset == (0.0, 0.0)):
             return track
         landmarks = track.landmarks.copy()
-        landmarks[:, :2] -= self.pad
+        landmarks[:, :2] -= np.asarray(self.offset, np.float32)
         landmarks /= self.scale  # z is in x's pixel units, so it scales with x
-        x0, y0, x1, y1 = track.box
-        box = tuple((v - self.pad) / self.scale for v in (x0, y0, x1, y1))
+        (ox, oy), (x0, y0, x1, y1) = self.offset, track.box
+        box = ((x0 - ox) / self.scale, (y0 - oy) / self.scale, (x1 - ox) / self.scale, (y1 - oy) / self.scale)
         return Track(landmarks=landmarks, box=box, score=track.score, blendshapes=track.blendshapes)
+
+
+class FullRangeFaceDetector:
+    """MediaPipe's full-range face detector (shipped in the wheel), created on first use.
+
+    FaceMesh and FaceLandmarker detect with MediaPipe's short-range model, made for a face
+    that fills much of the frame (a selfie); it misses faces that are small in a still, such
+    as each face in a group photo. This model finds those.
+    """
+
+    def __init__(self, min_confidence: float) -> None:
+        self._min_confidence = min_confidence
+        self._detector = None
+
+    def __call__(self, image: np.ndarray) -> list[Box]:
+        """The faces in `image` (H x W x 3 RGB uint8), as pixel boxes, in no particular order."""
+        if self._detector is None:
+            from mediapipe.python.solutions import face_detection
+
+            self._detector = face_detection.FaceDetection(model_selection=1,
+                                                          min_detection_confidence=self._min_confidence)
+        height, width = image.shape[:2]
+        result = self._detector.process(image)
+        boxes = (detection.location_data.relative_bounding_box for detection in result.detections or ())
+        return [(b.xmin * width, b.ymin * height, (b.xmin + b.width) * width, (b.ymin + b.height) * height)
+                for b in boxes]
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
 
 
 def check_image(image: np.ndarray) -> None:
@@ -81,14 +123,69 @@ def prepared_stills(image: np.ndarray) -> Iterator[tuple[np.ndarray, StillPrepar
     enlarged = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_CUBIC)
     for fraction in SMALL_STILL_PADS:
         pad = round(fraction * SMALL_STILL_SIDE)
-        yield cv2.copyMakeBorder(enlarged, pad, pad, pad, pad, cv2.BORDER_REPLICATE), StillPreparation(scale, pad)
+        yield cv2.copyMakeBorder(enlarged, pad, pad, pad, pad, cv2.BORDER_REPLICATE), StillPreparation(scale, (pad, pad))
 
 
-def detect_still(detect: Callable[[np.ndarray], Track | None], image: np.ndarray) -> Track | None:
-    """Run a tracker's detection on a still's preparations until one finds the face."""
-    check_image(image)
+def main_face(boxes: list[Box], image_shape: tuple[int, ...]) -> Box | None:
+    """The largest face box; among equally large ones, the one nearest the image's centre (None if no box)."""
+    if not boxes:
+        return None
+    centre_x, centre_y = image_shape[1] / 2, image_shape[0] / 2
+
+    def rank(box: Box) -> tuple[float, float]:
+        x0, y0, x1, y1 = box
+        return -(x1 - x0) * (y1 - y0), math.hypot((x0 + x1) / 2 - centre_x, (y0 + y1) / 2 - centre_y)
+
+    return min(boxes, key=rank)
+
+
+def face_crop(image: np.ndarray, box: Box) -> tuple[np.ndarray, StillPreparation]:
+    """A square `FACE_CROP_SIZE` times `box` around its centre, clipped to the image.
+
+    Args:
+        image: H x W x 3 RGB uint8.
+        box: a face's (x0, y0, x1, y1) pixels.
+
+    Returns:
+        The crop (at most S x S x 3, S = `FACE_CROP_SIZE` times the box's longer side), and
+        how to map what is found in it back to `image`.
+    """
+    x0, y0, x1, y1 = box
+    half = FACE_CROP_SIZE * max(x1 - x0, y1 - y0) / 2
+    height, width = image.shape[:2]
+    left, top = max(round((x0 + x1) / 2 - half), 0), max(round((y0 + y1) / 2 - half), 0)
+    right, bottom = min(round((x0 + x1) / 2 + half), width), min(round((y0 + y1) / 2 + half), height)
+    return np.ascontiguousarray(image[top:bottom, left:right]), StillPreparation(offset=(-left, -top))
+
+
+def _detect_prepared(detect: Callable[[np.ndarray], Track | None], image: np.ndarray) -> Track | None:
     for prepared, preparation in prepared_stills(image):
         track = detect(prepared)
         if track is not None:
             return preparation.restore(track)
     return None
+
+
+def detect_still(detect: Callable[[np.ndarray], Track | None], image: np.ndarray,
+                 find_faces: Callable[[np.ndarray], list[Box]] | None = None) -> Track | None:
+    """Run a tracker's detection on a still's preparations until one finds the face.
+
+    Args:
+        detect: the tracker's detection on one prepared image.
+        image: H x W x 3 RGB uint8.
+        find_faces: a detector of faces that `detect` can miss (`FullRangeFaceDetector`);
+            run only when `detect` finds none, then `detect` runs again on a crop around
+            the main one (`main_face`, `face_crop`).
+
+    Returns:
+        The face in `image`'s pixels, or None.
+    """
+    check_image(image)
+    track = _detect_prepared(detect, image)
+    if track is not None or find_faces is None:
+        return track
+    box = main_face(find_faces(image), image.shape)
+    if box is None:
+        return None
+    crop, cropping = face_crop(image, box)
+    return cropping.restore(_detect_prepared(detect, crop))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_live.errors import AvatarLiveError
-from avatar_live.tracking.base import check_image, detect_still
+from avatar_live.tracking.base import FullRangeFaceDetector, check_image, detect_still
 from avatar_live.types import NUM_LANDMARKS, Track
 
 
@@ -43,6 +43,7 @@ class FaceMeshTracker:
         self._face_mesh = face_mesh
         self._video = self._make(static=False)
         self._still = None  # created on first still; most runs never need it
+        self._full_range = FullRangeFaceDetector(options.min_detection_confidence)  # for stills FaceMesh misses
 
     @classmethod
     def create_from_options(cls, options: FaceMeshOptions = FaceMeshOptions()) -> "FaceMeshTracker":
@@ -61,15 +62,17 @@ class FaceMeshTracker:
         """Find a face in an independent still.
 
         Args:
-            image: H x W x 3 RGB uint8; small images are enlarged first (`base.prepared_stills`).
+            image: H x W x 3 RGB uint8; small images are enlarged first (`base.prepared_stills`),
+                and a face that is small in a large one is found by the full-range detector
+                and tracked in a crop around it (`base.detect_still`).
 
         Returns:
-            The face, or None when there is none.
+            The face, in `image`'s pixels, or None when there is none.
         """
         if self._still is None:
             self._still = self._make(static=True)
         still = self._still
-        return detect_still(lambda prepared: self._run(still, prepared), image)
+        return detect_still(lambda prepared: self._run(still, prepared), image, self._full_range)
 
     def detect_for_video(self, image: np.ndarray, time: float) -> Track | None:
         """Find or follow the face in the next frame of a video stream.
@@ -92,6 +95,7 @@ class FaceMeshTracker:
         self._video.close()
         if self._still is not None:
             self._still.close()
+        self._full_range.close()
 
     @staticmethod
     def _run(graph, image: np.ndarray) -> Track | None:

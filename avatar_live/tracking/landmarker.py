@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_live.errors import AvatarLiveError
-from avatar_live.tracking.base import check_image, detect_still
+from avatar_live.tracking.base import FullRangeFaceDetector, check_image, detect_still
 from avatar_live.tracking.facemesh import track_from_normalized
 from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, Track
 
@@ -74,15 +74,17 @@ class FaceLandmarkerTracker:
                     "download face_landmarker.task again"
                 ) from exc
         self._last_ms = -1
+        self._full_range = FullRangeFaceDetector(options.min_detection_confidence)  # for stills it misses
 
     @classmethod
     def create_from_options(cls, options: LandmarkerOptions) -> "FaceLandmarkerTracker":
         return cls(options)
 
     def detect(self, image: np.ndarray) -> Track | None:
-        """Find a face in an independent still (H x W x 3 RGB uint8; small ones are enlarged first)."""
+        """Find a face in an independent still (H x W x 3 RGB uint8; as `FaceMeshTracker.detect`)."""
         graph = self._graphs[self._vision.RunningMode.IMAGE]
-        return detect_still(lambda prepared: self._track(graph.detect(self._mp_image(prepared)), prepared), image)
+        return detect_still(lambda prepared: self._track(graph.detect(self._mp_image(prepared)), prepared), image,
+                            self._full_range)
 
     def detect_for_video(self, image: np.ndarray, time: float) -> Track | None:
         """Find or follow the face in the next video frame; `time` in seconds, increasing."""
@@ -95,6 +97,7 @@ class FaceLandmarkerTracker:
     def close(self) -> None:
         for graph in self._graphs.values():
             graph.close()
+        self._full_range.close()
 
     @staticmethod
     def _mp_image(image: np.ndarray):
