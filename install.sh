@@ -54,4 +54,6 @@ fi
 say "installing avatar-live and its dependencies into .venv (a minute or two)"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[${EXTRAS:-dev}]"
+# The tests read this: a test needing an extra skips when it was not asked for, fails when it was.
+printf '%s\n' "${EXTRAS:-dev}" > .venv/avatar-live-extras
 say "done: run .venv/bin/avatar-live --help"

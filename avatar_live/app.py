@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import sys
@@ -15,7 +16,12 @@ from avatar_live.capture.base import Source
 from avatar_live.encoders.base import Readout
 from avatar_live.encoders.emoca_regressor import EmocaOptions, EmocaRegressor
 from avatar_live.encoders.emotion import LearnedEmotion, RulesEmotion
-from avatar_live.encoders.expression import LearnedExpression, SolverExpression, TrackerBlendshapes
+from avatar_live.encoders.expression import (
+    RESTING_KIND,
+    LearnedExpression,
+    SolverExpression,
+    TrackerBlendshapes,
+)
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.builtin_head import build_builtin_head
 from avatar_live.face.rig import Rig, embed_landmarks
@@ -23,19 +29,19 @@ from avatar_live.learned.emotion import load_emotion_net
 from avatar_live.learned.expression import load_expression_net
 from avatar_live.learned.neutral import RestingOptions
 from avatar_live.outputs.base import Sink
-from avatar_live.outputs.params_stream import ParamsStreamSink
-from avatar_live.outputs.video_file import VideoFileSink
-from avatar_live.outputs.virtual_camera import open_virtual_camera
+from avatar_live.outputs.sinks import Outputs, finish_sinks, open_sinks
 from avatar_live.pipeline.background import BackgroundReadout
 from avatar_live.pipeline.channels import Closed
 from avatar_live.pipeline.metrics import StageTimings, Summary
 from avatar_live.pipeline.runner import Pipeline
 from avatar_live.pipeline.stages import (
+    SOLVER_KIND,
     EncodeStage,
     OutputStage,
     RenderStage,
     TrackStage,
 )
+from avatar_live.render.backdrop import Backdrop
 from avatar_live.render.hud import Hud
 from avatar_live.render.renderer import AvatarRenderer, RenderOptions
 from avatar_live.smoothing import FaceParamsSmoother
@@ -49,6 +55,7 @@ from avatar_live.types import Packet
 log = logging.getLogger("avatar_live")
 
 NO_DISPLAY_SECONDS = 10.0
+NEUTRAL_KINDS = (SOLVER_KIND, RESTING_KIND)
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,12 @@ class AppOptions:
     Attributes:
         size: (width, height) of the rendered avatar frames.
         fps: requested camera/demo frame rate (None: the source's own).
-        hud: draw the emotion/fps HUD into the frames.
-        self_view: show the camera image as an inset in the HUD.
+        hud: draw the emotion/fps HUD in the window.
+        hud_out: draw the HUD into the frames the outputs get too (virtual camera,
+            recordings); by default they get the avatar alone.
+        self_view: show the camera image as an inset in the window (never in outputs).
+        backdrop: what is behind the avatar (a colour for chroma keys, a picture, or
+            transparency where the output keeps alpha).
         calibrate: take the user's own neutral face out of the weights: the learned
             read-out learns their resting face from their most relaxed moments, the solver
             takes their first seconds. None: each read-out's default (the learned one reads
@@ -86,7 +97,9 @@ class AppOptions:
     size: tuple[int, int] = (640, 480)
     fps: float | None = None
     hud: bool = True
+    hud_out: bool = False
     self_view: bool = False
+    backdrop: Backdrop = Backdrop()
     calibrate: bool | None = None
     calibration_seconds: float = 1.0
     tracker: str = "mesh"
@@ -100,13 +113,21 @@ class AppOptions:
 
 @dataclass
 class RunReport:
-    """What a finished run did, for messages and the benchmark."""
+    """What a finished run did, for messages, the exit status and the benchmark.
+
+    Attributes:
+        outputs: one line per output: what was written where.
+        interrupted: the run was stopped (Ctrl-C, a signal) before its source ended.
+        truncated: the source ended before its announced end: why.
+    """
 
     frames: int
     seconds: float
     timings: StageTimings = field(default_factory=StageTimings)
     dropped: int = 0
     outputs: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    truncated: str | None = None
 
     @property
     def fps(self) -> float:
@@ -215,17 +236,18 @@ def _front_stages(source: Source, options: AppOptions, *, live: bool = False) ->
     return TrackStage(_make_tracker(options), stills=source.stills), encode
 
 
-def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool,
+def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool, window: bool = False,
                   ctx_factory: Callable | None = None) -> RenderStage:
     rig = load_avatar(options.avatar)  # raises before any thread starts when FLAME is missing
-    render_options = RenderOptions(size=options.size)
+    render_options = RenderOptions(size=options.size, backdrop=options.backdrop)
 
     def make_renderer() -> AvatarRenderer:
         ctx = ctx_factory() if ctx_factory is not None else None
         return AvatarRenderer.create_from_options(rig, render_options, ctx=ctx)
 
-    hud = Hud(options.size) if options.hud else None
-    return RenderStage(make_renderer, hud, describe_encoder=encode.describe_encoder,
+    hud = Hud(options.size) if options.hud and (window or options.hud_out) else None
+    return RenderStage(make_renderer, hud, hud_out=options.hud_out, window=window,
+                       backdrop_color=options.backdrop.color_u8, describe_encoder=encode.describe_encoder,
                        is_calibrating=lambda: encode.calibrating, self_view=options.self_view, show_latency=live)
 
 
@@ -236,7 +258,7 @@ def _progress(total: int | None, desc: str):
 
 
 def _run_offline(source: Source, stages: list, sinks: list[Sink], *, desc: str, max_frames: int | None = None) -> RunReport:
-    report = RunReport(frames=0, seconds=0.0, outputs=[s.name for s in sinks])
+    report = RunReport(frames=0, seconds=0.0)
     total = source.frame_count if max_frames is None else min(max_frames, source.frame_count or max_frames)
     with _progress(total, desc) as bar:
 
@@ -246,96 +268,70 @@ def _run_offline(source: Source, stages: list, sinks: list[Sink], *, desc: str, 
 
         pipeline = Pipeline(source, [*stages, OutputStage(sinks, on_packet=finished)], live=False,
                             max_frames=max_frames)
-        return _run_pipeline(pipeline, report, main_loop=None,
+        return _run_pipeline(pipeline, report, sinks, source, main_loop=None,
                              interrupted="interrupted: finishing the frames in flight and closing the outputs")
 
 
-def render_file(source: Source, output: Path, options: AppOptions, *, params_out: Path | None = None,
-                max_frames: int | None = None) -> RunReport:
-    """Render every frame of a source, in order, to a video file at the source's rate.
+def _open_offline(source: Source, options: AppOptions, outputs: Outputs, *, render: bool,
+                  max_frames: int | None) -> tuple[TrackStage, EncodeStage, list[Sink]]:
+    """The front stages and the sinks of an offline run; closes `source` when they fail."""
+    try:
+        if source.frame_count is None and max_frames is None:
+            command = "render" if render else "track"
+            raise AvatarLiveError(f"{source.name} never ends: `{command}` needs a file or images"
+                                  + (" (or use `run --record`)" if render else ""))
+        track, encode = _front_stages(source, options)
+        sinks = open_sinks(outputs, size=options.size, fps=source.fps, clock="source", backdrop=options.backdrop)
+    except BaseException:
+        source.close()
+        raise
+    return track, encode, sinks
+
+
+def render_file(source: Source, outputs: Outputs, options: AppOptions, *, max_frames: int | None = None) -> RunReport:
+    """Render every frame of a source, in order, to a video file (or PNG folder) with the
+    source's timestamps, and to any other outputs.
 
     Takes ownership of `source` (closes it).
     """
-    if source.frame_count is None and max_frames is None:
+    if outputs.video is None:
         source.close()
-        raise AvatarLiveError(f"{source.name} never ends: `render` needs a file or images (or use `run --record`)")
-    sinks: list[Sink] = []
-    try:
-        track, encode = _front_stages(source, options)
-        sinks.append(VideoFileSink(output, fps=source.fps, size=options.size))
-        if params_out is not None:
-            sinks.append(ParamsStreamSink(params_out))
-    except BaseException:
-        for sink in sinks:
-            sink.close()
-        source.close()
-        raise
-    return _run_offline(source, [track, encode, _render_stage(options, encode, live=False)], sinks, desc="render",
-                        max_frames=max_frames)
+        raise AvatarLiveError("render needs -o OUT (a video file or a folder for PNG images)")
+    track, encode, sinks = _open_offline(source, options, outputs, render=True, max_frames=max_frames)
+    render = _render_stage(options, encode, live=False)
+    return _run_offline(source, [track, encode, render], sinks, desc="render", max_frames=max_frames)
 
 
-def track_file(source: Source, output: Path, options: AppOptions, *, max_frames: int | None = None) -> RunReport:
-    """Face parameters for every frame of a source, as JSON lines; no rendering.
+def track_file(source: Source, outputs: Outputs, options: AppOptions, *, max_frames: int | None = None) -> RunReport:
+    """Face parameters for every frame of a source (JSON lines, network outputs); no rendering.
 
     Takes ownership of `source` (closes it).
     """
-    if source.frame_count is None and max_frames is None:
+    if outputs.video is not None or outputs.virtualcam:
         source.close()
-        raise AvatarLiveError(f"{source.name} never ends: `track` needs a file or images")
-    try:
-        track, encode = _front_stages(source, options)
-        sink = ParamsStreamSink(output)
-    except BaseException:
-        source.close()
-        raise
-    return _run_offline(source, [track, encode], [sink], desc="track", max_frames=max_frames)
+        raise AvatarLiveError("track renders nothing: use `render` for video outputs")
+    track, encode, sinks = _open_offline(source, options, outputs, render=False, max_frames=max_frames)
+    return _run_offline(source, [track, encode], sinks, desc="track", max_frames=max_frames)
 
 
-@dataclass(frozen=True)
-class LiveOutputs:
-    """Where a live run sends its frames besides the window."""
-
-    record: Path | None = None
-    params: Path | None = None
-    virtualcam: bool = False
-    virtualcam_backend: str | None = None
-
-
-def _open_live_sinks(outputs: LiveOutputs, *, size: tuple[int, int], fps: float) -> list[Sink]:
-    sinks: list[Sink] = []
-    try:
-        if outputs.record is not None:
-            sinks.append(VideoFileSink(outputs.record, fps=fps, size=size))
-        if outputs.params is not None:
-            sinks.append(ParamsStreamSink(outputs.params))
-        if outputs.virtualcam:
-            camera = open_virtual_camera(size=size, fps=fps, backend=outputs.virtualcam_backend)
-            if camera is not None:
-                sinks.append(camera)
-    except BaseException:
-        for sink in sinks:
-            sink.close()
-        raise
-    return sinks
-
-
-def _headless_fallback(outputs: LiveOutputs, duration: float | None, reason: str) -> tuple[LiveOutputs, float]:
+def _headless_fallback(outputs: Outputs, duration: float | None, reason: str) -> tuple[Outputs, float]:
     """Without a usable display: record a short clip instead (unless a recording was asked for)."""
-    if outputs.record is None:
+    if outputs.video is None:
         path = Path(tempfile.gettempdir()) / f"avatar-live-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
-        outputs = LiveOutputs(path, outputs.params, outputs.virtualcam, outputs.virtualcam_backend)
+        outputs = dataclasses.replace(outputs, video=path)
     duration = duration if duration is not None else NO_DISPLAY_SECONDS
-    log.warning("%s: running headless for %.0f s, recording to %s", reason, duration, outputs.record)
+    log.warning("%s: running headless for %.0f s, recording to %s", reason, duration, outputs.video)
     return outputs, duration
 
 
-def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headless: bool,
+def run_live(source: Source, options: AppOptions, outputs: Outputs, *, headless: bool,
              duration: float | None = None) -> RunReport:
     """The live app: source -> avatar in a window (or headless) -> outputs, in real time.
 
     Without a usable display (and without `headless`), renders the first
     `NO_DISPLAY_SECONDS` to a video file instead (unless a recording was asked for) and
-    says where. Takes ownership of `source` (closes it).
+    says where. Video files are stamped with each frame's capture time. Takes ownership of
+    `source` (closes it).
     """
     window = None
     if not headless:
@@ -350,24 +346,62 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
                 outputs, duration = _headless_fallback(outputs, duration, str(exc))
     try:
         track, encode = _front_stages(source, options, live=True)
-        sinks = _open_live_sinks(outputs, size=options.size, fps=source.fps)
+        sinks = open_sinks(outputs, size=options.size, fps=source.fps, clock="capture", backdrop=options.backdrop)
     except BaseException:
         source.close()
         if window is not None:
             window.close()
         raise
     log.info("source: %s (%dx%d @ %.1f fps)", source.name, source.size[0], source.size[1], source.fps)
-    report = RunReport(frames=0, seconds=0.0, outputs=[s.name for s in sinks])
+    key = source.calibration_key
+    if key is not None:
+        _restore_neutral(encode, key)
+    try:
+        return _run_live(source, options, outputs, window, track, encode, sinks, duration)
+    finally:
+        if key is not None:
+            _save_neutral(encode, key)
+
+
+def _restore_neutral(encode: EncodeStage, key: str) -> None:
+    """Start from the neutral face saved for this camera, when there is one."""
+    from avatar_live.calibration_store import load_neutral
+
+    states = {kind: state for kind in NEUTRAL_KINDS if (state := load_neutral(key, kind)) is not None}
+    if not states:
+        return
+    try:
+        encode.restore_neutrals(states)
+    except ValueError as exc:
+        log.warning("the neutral face saved for %s does not fit (%s): calibrating afresh", key, exc)
+        return
+    log.info("using your neutral face saved for %s (press c to take a new one)", key)
+
+
+def _save_neutral(encode: EncodeStage, key: str) -> None:
+    """Keep the user's calibrated neutral face for the next run with this camera."""
+    from avatar_live.calibration_store import save_neutral
+
+    for kind, state in encode.neutral_states().items():
+        try:
+            save_neutral(key, kind, state)
+        except AvatarLiveError as exc:
+            log.warning("your neutral face was not saved: %s", exc)
+
+
+def _run_live(source: Source, options: AppOptions, outputs: Outputs, window, track: TrackStage,
+              encode: EncodeStage, sinks: list[Sink], duration: float | None) -> RunReport:
+    report = RunReport(frames=0, seconds=0.0)
     output_stage = OutputStage(sinks, on_packet=lambda p: _count(report, p))
     pace = not source.live and not source.stills
     if window is None:
         stages = [track, encode, _render_stage(options, encode, live=True), output_stage]
         pipeline = Pipeline(source, stages, live=True, pace=pace, duration=duration)
-        return _run_pipeline(pipeline, report, main_loop=None)
+        return _run_pipeline(pipeline, report, sinks, source, main_loop=None)
 
     # glfw needs the main thread, and the window's GL context is current there: render,
     # show and output on the main thread; capture, tracking and encoding run on theirs.
-    render = _render_stage(options, encode, live=True, ctx_factory=lambda: window.ctx)
+    render = _render_stage(options, encode, live=True, window=True, ctx_factory=lambda: window.ctx)
     pipeline = Pipeline(source, [track, encode], live=True, pace=pace, duration=duration)
 
     def main_loop() -> None:
@@ -394,14 +428,14 @@ def run_live(source: Source, options: AppOptions, outputs: LiveOutputs, *, headl
                 if packet is None:
                     continue
                 render(packet)
-                window.show(packet.rendered)
+                window.show(packet.shown)
                 output_stage(packet)
         finally:
             render.close()
             output_stage.close()
             window.close()
 
-    return _run_pipeline(pipeline, report, main_loop=main_loop)
+    return _run_pipeline(pipeline, report, sinks, source, main_loop=main_loop)
 
 
 def _count(report: RunReport, packet: Packet) -> None:
@@ -409,10 +443,11 @@ def _count(report: RunReport, packet: Packet) -> None:
     report.timings.add(packet.durations, packet.frame.stamps.get("capture"), time.perf_counter())
 
 
-def _run_pipeline(pipeline: Pipeline, report: RunReport, *, main_loop: Callable[[], None] | None,
-                  interrupted: str = "stopping") -> RunReport:
+def _run_pipeline(pipeline: Pipeline, report: RunReport, sinks: list[Sink], source: Source, *,
+                  main_loop: Callable[[], None] | None, interrupted: str = "stopping") -> RunReport:
     """Run to the end (or Ctrl-C, which stops the source and lets the frames in flight
-    finish), with `main_loop` on this thread when the window needs it."""
+    finish), with `main_loop` on this thread when the window needs it; then move the
+    finished files into place, or keep what a failed run wrote under its partial names."""
     started = time.perf_counter()
     pipeline.start()
     try:
@@ -422,11 +457,18 @@ def _run_pipeline(pipeline: Pipeline, report: RunReport, *, main_loop: Callable[
         pipeline.drain()
     except KeyboardInterrupt:
         log.info(interrupted)
+        report.interrupted = True
         pipeline.stop()
         pipeline.drain()
     except BaseException:
         pipeline.stop()
+        try:
+            pipeline.join()  # the output thread closes the files before they are kept
+        finally:
+            report.outputs = finish_sinks(sinks, ok=False)
         raise
     report.seconds = time.perf_counter() - started
     report.dropped = pipeline.dropped
+    report.truncated = source.truncated
+    report.outputs = finish_sinks(sinks, ok=True)
     return report

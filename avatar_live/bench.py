@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from avatar_live.app import AppOptions, RunReport, render_file
 from avatar_live.capture.base import Source
 from avatar_live.capture.sources import open_source
+from avatar_live.outputs.sinks import Outputs
 from avatar_live.types import Frame
 
 
@@ -38,10 +40,12 @@ class DemoClip(Source):
 
 
 def run_bench(source_spec: str, options: AppOptions, *, frames: int | None = None) -> RunReport:
-    """Render `frames` frames of a source (all of a file when None) with the HUD to a temp video."""
+    """Render `frames` frames of a source (all of a file when None) to a temporary H.264 video,
+    the HUD drawn in unless `options.hud` is off (a streamer's recording with its HUD)."""
     source: Source = DemoClip(frames or 300, options) if source_spec == "demo" else open_source(source_spec)
+    options = dataclasses.replace(options, hud_out=options.hud)
     with tempfile.TemporaryDirectory() as tmp:
-        return render_file(source, Path(tmp) / "bench.mp4", options, max_frames=frames)
+        return render_file(source, Outputs(video=Path(tmp) / "bench.mp4"), options, max_frames=frames)
 
 
 def format_report(report: RunReport) -> str:

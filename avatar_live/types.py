@@ -183,12 +183,15 @@ class Packet:
 
     Each stage fills its own field, stamps the frame and records its work time. `track` is None when no face was
     found; `params` is always set after the encode stage (held or neutral when no face);
-    `rendered` is the final RGB image with the HUD, as every sink receives it.
+    `rendered` is the image every output receives (RGB, or RGBA over a transparent
+    backdrop); `shown` is the window's picture (the HUD and self-view drawn in), set only
+    when there is a window.
     """
 
     frame: Frame
     track: Track | None = None
     params: FaceParams | None = None
     rendered: np.ndarray | None = None
+    shown: np.ndarray | None = None
     durations: dict[str, float] = field(default_factory=dict)
     """stage name -> seconds of work that stage spent on this frame (queue waits excluded)."""

@@ -15,8 +15,8 @@ import platform
 from pathlib import Path
 
 from avatar_live.app import AppOptions
+from avatar_live.arguments import _size
 from avatar_live.bench import format_report, run_bench
-from avatar_live.cli import _size
 from avatar_live.console import filter_native_stderr
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "WolfgangLanger_Pexels.mp4"

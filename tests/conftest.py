@@ -2,13 +2,17 @@
 
 Real media lives in `../shared/data` beside the checkout (or where AVATAR_LIVE_DATA points).
 Tests that need it skip when it is absent, except under CI (env CI set), where they fail.
+Tests that need an optional extra (`requires_extra`) skip when it was not installed, unless
+it was asked for: by install.sh's EXTRAS, or under CI, which asks for all of them.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +21,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("AVATAR_LIVE_DATA", REPO.parent / "shared" / "data"))
+
+
+def pytest_configure(config) -> None:
+    """Keep the tester's own settings file and saved calibrations out of every test, and
+    the tests' out of theirs (subprocesses inherit these variables)."""
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="avatar-live-test-home-"))
+    os.environ["AVATAR_LIVE_CONFIG"] = str(home / "config.toml")
+    os.environ["AVATAR_LIVE_HOME"] = str(home)
 
 
 def shared_file(relative: str) -> Path:
@@ -28,6 +42,43 @@ def shared_file(relative: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def requested_extras() -> set[str]:
+    """The extras install.sh installed into this Python's virtual environment (none when it kept no record)."""
+    record = Path(sys.prefix) / "avatar-live-extras"  # written by install.sh, e.g. "dev,emoca"
+    if not record.is_file():
+        return set()
+    return {name.strip() for name in record.read_text().split(",") if name.strip()}
+
+
+def requires_extra(extra: str, *modules: str) -> None:
+    """Skip the calling test, or test module when called at its top, if an extra's modules are missing.
+
+    Call it at a module's top before importing those modules, so that collection skips
+    instead of erroring. Missing modules fail instead of skipping when the extra was asked
+    for (recorded by install.sh, see `requested_extras`) or under CI (env CI set): the
+    installation is broken then, and skipping would hide it.
+
+    Args:
+        extra: the name in pyproject.toml's optional-dependencies, e.g. "emoca".
+        modules: the modules the test needs from it, e.g. "torch", "onnx".
+    """
+    __tracebackhide__ = True  # pytest then reports the caller's line, not this one
+    missing: list[str] = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if not missing:
+        return
+    install = f"EXTRAS=dev,{extra} ./install.sh"
+    if os.environ.get("CI") or extra in requested_extras():
+        asker = "CI" if os.environ.get("CI") else "install.sh"
+        pytest.fail(f"{', '.join(missing)} cannot be imported, though {asker} asked for the {extra} extra: {install}",
+                    pytrace=False)
+    pytest.skip(f"needs the {extra} extra ({', '.join(modules)}): {install}", allow_module_level=True)
 
 
 @pytest.fixture

@@ -6,11 +6,16 @@ import pickle
 import shutil
 
 import numpy as np
-import onnxruntime as ort
 import pytest
-import torch
+from conftest import requires_extra
+
+# Before importing the extra's modules: a missing extra then skips this module instead of breaking collection.
+requires_extra("emoca", "torch", "onnx", "onnxruntime")
 
 import emoca_files
+import onnxruntime as ort
+import torch
+
 from avatar_live import model_store
 from avatar_live.encoders import checkpoint, export
 from avatar_live.encoders.crop import crop_face
@@ -266,8 +271,9 @@ def test_track_with_emoca_writes_flame_parameters_for_every_frame(converted_stor
     import json
     import logging
 
-    from avatar_live.cli import main
     from conftest import shared_file
+
+    from avatar_live.cli import main
 
     out = tmp_path / "p.jsonl"
     forced = ["--backend", backend] if backend else []
@@ -298,13 +304,15 @@ def test_emoca_without_an_import_is_a_clear_error(store, tmp_path, capsys):
 def test_live_emoca_runs_in_the_background_without_holding_frames(converted_store, tmp_path):
     import json
 
-    from avatar_live.app import AppOptions, LiveOutputs, run_live
-    from avatar_live.capture.sources import open_source
     from conftest import shared_file
+
+    from avatar_live.app import AppOptions, run_live
+    from avatar_live.capture.sources import open_source
+    from avatar_live.outputs.sinks import Outputs
 
     params = tmp_path / "live.jsonl"
     report = run_live(open_source(str(shared_file("video/single_face.mp4"))),
-                      AppOptions(size=(160, 120), encoder="emoca"), LiveOutputs(params=params), headless=True)
+                      AppOptions(size=(160, 120), encoder="emoca"), Outputs(params=params), headless=True)
     records = [json.loads(line) for line in params.read_text().splitlines()]
     assert report.frames == len(records) > 0
     with_flame = [r for r in records if "flame" in r]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import shared_file
 
 from avatar_live.app import AppOptions, make_encode_stage
 from avatar_live.training.fidelity import (
@@ -19,7 +20,6 @@ from avatar_live.training.fidelity import (
     track_clip,
 )
 from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES
-from conftest import shared_file
 
 STILL_REFERENCE_STEP = 0.05
 """Largest frame-to-frame change of any reference weight on a frame of a still stretch."""

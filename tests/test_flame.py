@@ -6,17 +6,16 @@ import copyreg
 import io
 import pickle
 
+import flame_files
 import numpy as np
 import pytest
-import torch
+from conftest import requires_extra
 from scipy.spatial.transform import Rotation
 
-import flame_files
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face import safe_pickle
 from avatar_live.face.embeddings import load_deca_embedding, load_mediapipe_embedding
 from avatar_live.face.flame import FLAME_JOINTS, load_flame, pose_flame, shape_flame
-from avatar_live.face.flame_torch import flame_forward, flame_tensors
 from avatar_live.face.rig import JOINT_PARENTS, embed_landmarks
 
 CALLED: list[str] = []
@@ -50,6 +49,15 @@ def model64(flame_path):
 def random_parameters(rng: np.random.Generator, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pose = rng.normal(0, 0.3, (FLAME_JOINTS, 3))
     return rng.normal(0, 1, model.n_shape), rng.normal(0, 1, model.n_expression), pose
+
+
+@pytest.fixture
+def torch():
+    """The torch module; only the torch forward pass's tests need it (the emoca extra)."""
+    requires_extra("emoca", "torch")
+    import torch
+
+    return torch
 
 
 def reference_forward(model, betas, expression, pose) -> np.ndarray:
@@ -122,7 +130,9 @@ def test_eye_rotation_turns_the_eyeball_about_its_joint(model):
     np.testing.assert_allclose(posed.joints[flame_files.LEFT_EYE], centre, atol=1e-6)
 
 
-def test_numpy_and_torch_agree_with_a_float64_reference(model, model64):
+def test_numpy_and_torch_agree_with_a_float64_reference(model, model64, torch):
+    from avatar_live.face.flame_torch import flame_forward, flame_tensors
+
     rng = np.random.default_rng(7)
     batch = [random_parameters(rng, model) for _ in range(3)]
     tensors = flame_tensors(model)
@@ -138,7 +148,9 @@ def test_numpy_and_torch_agree_with_a_float64_reference(model, model64):
         np.testing.assert_allclose(out.joints[i].numpy(), numpy32.joints, atol=1e-6)
 
 
-def test_torch_handles_zero_rotation_exactly_and_differentiably(model):
+def test_torch_handles_zero_rotation_exactly_and_differentiably(model, torch):
+    from avatar_live.face.flame_torch import flame_forward, flame_tensors
+
     tensors = flame_tensors(model, dtype=torch.float64)
     pose = torch.zeros(1, FLAME_JOINTS, 3, dtype=torch.float64, requires_grad=True)
     out = flame_forward(tensors, torch.zeros(1, model.n_shape, dtype=torch.float64),
@@ -148,7 +160,9 @@ def test_torch_handles_zero_rotation_exactly_and_differentiably(model):
     assert torch.isfinite(pose.grad).all() and pose.grad.abs().sum() > 0
 
 
-def test_forward_rejects_wrong_sizes(model):
+def test_forward_rejects_wrong_sizes(model, torch):
+    from avatar_live.face.flame_torch import flame_forward, flame_tensors
+
     shaped = shape_flame(model, np.zeros(model.n_shape))
     with pytest.raises(ValueError, match="expression"):
         pose_flame(shaped, np.zeros(100), np.zeros((FLAME_JOINTS, 3)))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import flame_files
 import numpy as np
 import pytest
 
-import flame_files
 from avatar_live.face.builtin_head import build_builtin_head
 from avatar_live.face.drive import FLAME_EXPRESSION_NAMES
 from avatar_live.face.flame import load_flame
 from avatar_live.face.flame_rig import flame_rig
-from avatar_live.face.rig import JOINT_NAMES, LandmarkEmbedding, embed_landmarks, pose_rig
+from avatar_live.face.rig import (
+    JOINT_NAMES,
+    LandmarkEmbedding,
+    embed_landmarks,
+    pose_rig,
+)
 from avatar_live.solver.linear_fit import BoundedLinearFit
 from avatar_live.solver.retarget import JAW_OPEN, LandmarkRetarget, rig_landmark_basis
 
@@ -85,8 +90,9 @@ def installed_flame(tmp_path, monkeypatch):
 def test_track_with_the_flame_avatar_writes_flame_parameters(tmp_path, installed_flame):
     import json
 
-    from avatar_live.cli import main
     from conftest import shared_file
+
+    from avatar_live.cli import main
 
     out = tmp_path / "p.jsonl"
     assert main(["track", str(shared_file("video/single_face.mp4")), "-o", str(out), "--avatar", "flame"]) == 0
@@ -100,9 +106,9 @@ def test_track_with_the_flame_avatar_writes_flame_parameters(tmp_path, installed
 
 def test_render_with_the_flame_avatar(tmp_path, installed_flame):
     import cv2
+    from conftest import shared_file
 
     from avatar_live.cli import main
-    from conftest import shared_file
 
     out = tmp_path / "flame.mp4"
     assert main(["render", str(shared_file("video/single_face.mp4")), "-o", str(out), "--avatar", "flame",

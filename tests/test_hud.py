@@ -114,7 +114,7 @@ def test_latency_may_be_unknown():
 def test_self_view_inset_in_the_top_right_corner():
     camera = np.zeros((360, 640, 3), np.uint8)
     camera[..., 0] = 255
-    image = _draw(Hud(SIZE), _params(), self_view=camera)
+    image = Hud(SIZE).draw_self_view(_frame(), camera)
     red = (image[..., 0] == 255) & (image[..., 1] == 0) & (image[..., 2] == 0)
     ys, xs = np.nonzero(red)
     assert xs.min() > W * 0.7 and ys.max() < H * 0.3

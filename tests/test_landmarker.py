@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import shared_file
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.tracking.landmarker import FaceLandmarkerTracker, LandmarkerOptions
 from avatar_live.types import ARKIT_INDEX
-from conftest import shared_file
 
 
 @pytest.fixture(scope="module")

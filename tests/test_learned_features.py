@@ -5,7 +5,13 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from avatar_live.learned.expression import load_expression_net
-from avatar_live.learned.features import FEATURE_SIZE, LandmarkFeatures, mirror_arkit, mirror_landmarks, to_head_frame
+from avatar_live.learned.features import (
+    FEATURE_SIZE,
+    LandmarkFeatures,
+    mirror_arkit,
+    mirror_landmarks,
+    to_head_frame,
+)
 from avatar_live.solver.pose import HEAD_SPACE
 from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, NUM_LANDMARKS
 

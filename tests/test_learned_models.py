@@ -8,6 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from conftest import shared_file
 
 from avatar_live.app import AppOptions, track_file
 from avatar_live.capture.sources import open_source
@@ -17,9 +18,9 @@ from avatar_live.learned import weights
 from avatar_live.learned.emotion import load_emotion_net
 from avatar_live.learned.expression import load_expression_net
 from avatar_live.learned.features import mirror_arkit
+from avatar_live.outputs.sinks import Outputs
 from avatar_live.tracking.facemesh import FaceMeshTracker
 from avatar_live.types import ARKIT_INDEX, EMOTION_CLASSES
-from conftest import shared_file
 
 
 def _read(path, tmp_path, *args):
@@ -143,8 +144,8 @@ def test_the_rules_stay_selectable(tmp_path):
 def test_the_solver_readout_stays_selectable(tmp_path):
     source = open_source(str(shared_file("video/single_face.mp4")))
     learned, solver = tmp_path / "learned.jsonl", tmp_path / "solver.jsonl"
-    track_file(source, learned, AppOptions(), max_frames=20)
-    track_file(open_source(str(shared_file("video/single_face.mp4"))), solver, AppOptions(readout="solver"),
+    track_file(source, Outputs(params=learned), AppOptions(), max_frames=20)
+    track_file(open_source(str(shared_file("video/single_face.mp4"))), Outputs(params=solver), AppOptions(readout="solver"),
                max_frames=20)
     read = [[json.loads(line)["arkit"] for line in path.read_text().splitlines()] for path in (learned, solver)]
     assert len(read[0]) == len(read[1]) == 20

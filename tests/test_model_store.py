@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import flame_files
 import platformdirs
 import pytest
+from conftest import requires_extra
 
-import flame_files
 from avatar_live import model_store
 from avatar_live.errors import AvatarLiveError
 
@@ -101,6 +102,7 @@ def test_hand_placed_emoca_files_are_listed_by_folder(store):
 
 
 def test_add_emoca_without_checkpoints_stores_nothing(store, tmp_path):
+    requires_extra("emoca", "torch")
     with pytest.raises(AvatarLiveError, match="no such folder"):
         model_store.add_emoca(tmp_path / "EMOCA_v2")
     (tmp_path / "EMOCA_v2" / "detail" / "checkpoints").mkdir(parents=True)

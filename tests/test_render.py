@@ -6,18 +6,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import free_display_number
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.rig import JOINT_NAMES, MATERIALS, LandmarkEmbedding, Rig
 from avatar_live.render.renderer import AvatarRenderer, RenderOptions
 from avatar_live.types import ARKIT_INDEX, FaceParams
-from conftest import free_display_number
 
 SIZE = (320, 240)
 

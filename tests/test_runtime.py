@@ -15,13 +15,23 @@ import types
 import warnings
 
 import numpy as np
-import onnx
 import pytest
+from conftest import requires_extra
+
+# Before importing the extra's modules: a missing extra then skips this module instead of breaking collection.
+requires_extra("emoca", "torch", "onnx", "onnxruntime")
+
+import onnx
 import torch
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.runtime import base, engine_cache, select
-from avatar_live.runtime.base import InferenceBackend, ModelFiles, check_against_reference, max_relative_error
+from avatar_live.runtime.base import (
+    InferenceBackend,
+    ModelFiles,
+    check_against_reference,
+    max_relative_error,
+)
 from avatar_live.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from avatar_live.runtime.select import select_backend
 from avatar_live.runtime.torch_backend import TorchBackend

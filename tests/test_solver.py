@@ -13,17 +13,29 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import shared_file
 
+from avatar_live.emotion.rules import estimate_emotion
 from avatar_live.errors import AvatarLiveError
-from avatar_live.face.rig import LandmarkEmbedding, Rig, axis_angle_to_matrix, embed_landmarks
+from avatar_live.face.rig import (
+    LandmarkEmbedding,
+    Rig,
+    axis_angle_to_matrix,
+    embed_landmarks,
+)
 from avatar_live.solver import LandmarkSolver, SolverOptions
 from avatar_live.solver.box_qp import solve_box_qp
 from avatar_live.solver.gaze import IRIS_TRAVEL
 from avatar_live.solver.pose import fit_similarity
 from avatar_live.tracking import topology as t
-from avatar_live.emotion.rules import estimate_emotion
-from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, EMOTION_CLASSES, NUM_LANDMARKS, FaceParams, Track
-from conftest import shared_file
+from avatar_live.types import (
+    ARKIT_INDEX,
+    ARKIT_NAMES,
+    EMOTION_CLASSES,
+    NUM_LANDMARKS,
+    FaceParams,
+    Track,
+)
 
 IMAGE_SIZE = (640, 360)
 

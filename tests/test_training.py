@@ -11,17 +11,21 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, requires_extra, shared_file
 
 from avatar_live.learned.expression import ExpressionNet
 from avatar_live.learned.features import mirror_arkit
 from avatar_live.training import datasets
-from avatar_live.training.augment import Augmentation, augment_image, random_augmentation
+from avatar_live.training.augment import (
+    Augmentation,
+    augment_image,
+    random_augmentation,
+)
 from avatar_live.training.expression import ExpressionRecipe, _bce, fit_features
 from avatar_live.training.extract import ClipPlan, extract_clips
 from avatar_live.training.fidelity import compare, track_clip
 from avatar_live.training.fit import FitOptions, fit_mlp
 from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES
-from conftest import SHARED_DATA, shared_file
 
 
 def test_validation_people_never_appear_in_training():
@@ -80,7 +84,7 @@ def test_tracking_results_are_cached_per_clip_and_setting(short_clip, tmp_path):
 
 
 def test_a_tiny_training_run_learns_to_read_a_smile():
-    pytest.importorskip("torch", reason="training needs torch (the `emoca` extra)")
+    requires_extra("emoca", "torch")
     tracks = track_clip(shared_file("video/single_face.mp4"), shared_file("models/face_landmarker.task"))
     found = [n for n, track in enumerate(tracks.mesh) if track is not None and np.isfinite(tracks.reference[n]).all()]
     landmarks = np.stack([tracks.mesh[n].landmarks for n in found])

@@ -19,6 +19,10 @@ class Source(ABC):
         stills: True when frames are independent images (no smoothing or calibration
             carried from one to the next).
         size: (width, height) of the frames.
+        truncated: set when the source ended before its announced end (a damaged or
+            cut file): what happened, so the run can end with an error status.
+        calibration_key: names the physical camera, under which the user's calibrated
+            neutral face is kept between runs; None for sources that are not a camera.
     """
 
     name: str
@@ -27,6 +31,8 @@ class Source(ABC):
     live: bool
     stills: bool = False
     size: tuple[int, int]
+    truncated: str | None = None
+    calibration_key: str | None = None
 
     @abstractmethod
     def read(self) -> Frame | None:

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from avatar_live.capture.base import Source
+from avatar_live.capture.cameras import camera_key, resolve_camera
 from avatar_live.errors import AvatarLiveError
 from avatar_live.types import Frame
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _DEFAULT_FPS = 30.0
+_TOLERATED_MISSING = 5
 
 
 class CameraSource(Source):
@@ -39,6 +41,7 @@ class CameraSource(Source):
             self._cap.set(cv2.CAP_PROP_FPS, fps)
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or fps or _DEFAULT_FPS
         self.size = (int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self.calibration_key = camera_key(index)
         self.frame_count = None
         self._index = 0
         self._start: float | None = None
@@ -62,7 +65,7 @@ class CameraSource(Source):
 
 
 class VideoFileSource(Source):
-    """Every frame of a video file, in order; frame times from the file's frame rate."""
+    """Every frame of a video file, in order, with the file's own frame times."""
 
     live = False
 
@@ -79,6 +82,8 @@ class VideoFileSource(Source):
         self.frame_count = count if count > 0 else None
         self.size = (first.shape[1], first.shape[0])
         self._index = 0
+        self._first_stamp = 0.0
+        self._last_time = 0.0
 
     def read(self) -> Frame | None:
         if self._pending is not None:
@@ -86,14 +91,37 @@ class VideoFileSource(Source):
         else:
             ok, bgr = self._cap.read()
             if not ok:
-                if self.frame_count is not None and self._index < self.frame_count:
-                    log.warning("%s: decoding stopped at frame %d of %d (truncated or corrupt file)",
-                                self.name, self._index, self.frame_count)
+                self._check_complete()
                 return None
-        frame = Frame(self._index, self._index / self.fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+        frame = Frame(self._index, self._frame_time(), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
                       {"capture": time.perf_counter()})
         self._index += 1
         return frame
+
+    def _frame_time(self) -> float:
+        """The decoded frame's own timestamp (variable frame rate videos keep their timing);
+        index / fps where the container gives none or it does not increase."""
+        stamp = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        nominal = self._index / self.fps
+        if self._index == 0:
+            self._first_stamp = stamp
+        stamp -= self._first_stamp
+        if not (stamp > self._last_time or self._index == 0) or abs(stamp - nominal) > 10.0:
+            stamp = max(nominal, self._last_time + 1e-3)
+        self._last_time = stamp
+        return stamp
+
+    def _check_complete(self) -> None:
+        """A file that stops decoding well before its announced frame count is damaged."""
+        if self.frame_count is None:
+            return
+        missing = self.frame_count - self._index
+        # Containers often announce a few frames more than decode (edit lists, a broken
+        # last packet); a handful is normal, more is a cut or corrupt file.
+        if missing > max(_TOLERATED_MISSING, 0.02 * self.frame_count):
+            self.truncated = f"{self.name} stopped decoding at frame {self._index} of {self.frame_count} " \
+                             "(the file is cut or damaged)"
+            log.warning("%s", self.truncated)
 
     def close(self) -> None:
         self._cap.release()
@@ -141,13 +169,16 @@ class ImageSource(Source):
         return self._paths[index]
 
 
-def open_source(spec: str, *, size: tuple[int, int] | None = None, fps: float | None = None) -> Source:
+def open_source(spec: str, *, size: tuple[int, int] | None = None, fps: float | None = None,
+                mirror: bool = False) -> Source:
     """Open a source from its command-line spelling.
 
     Args:
-        spec: a camera index ("0"), "demo", a video file, an image file or a folder of images.
+        spec: a camera index ("0") or name ("C920", see `avatar-live cameras`), "demo", a
+            video file, an image file or a folder of images.
         size: requested (width, height) for cameras and the demo.
         fps: requested frame rate for cameras and the demo.
+        mirror: flip every frame left to right (the avatar then moves like a mirror image).
 
     Returns:
         The opened source.
@@ -155,6 +186,11 @@ def open_source(spec: str, *, size: tuple[int, int] | None = None, fps: float | 
     Raises:
         AvatarLiveError: the spec names nothing usable.
     """
+    source = _open(spec, size=size, fps=fps)
+    return MirroredSource(source) if mirror else source
+
+
+def _open(spec: str, *, size: tuple[int, int] | None, fps: float | None) -> Source:
     if spec == "demo":
         from avatar_live.capture.demo import DemoOptions, DemoSource
 
@@ -166,8 +202,36 @@ def open_source(spec: str, *, size: tuple[int, int] | None = None, fps: float | 
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         return ImageSource(images, name=str(path))
-    if not path.exists():
-        raise AvatarLiveError(f"no such file or folder: {spec} (a camera index, a video, images, or `demo`)")
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageSource([path], name=path.name)
-    return VideoFileSource(path)
+    if path.exists():
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            return ImageSource([path], name=path.name)
+        return VideoFileSource(path)
+    if path.suffix or len(path.parts) > 1:  # looks like a path, not a camera's name
+        raise AvatarLiveError(f"no such file or folder: {spec} (a camera index or name, a video, images, or `demo`)")
+    try:
+        index = resolve_camera(spec)
+    except AvatarLiveError as exc:
+        raise AvatarLiveError(f"{spec!r} is no file, folder or `demo`, nor a camera: {exc}") from None
+    return CameraSource(index, size=size, fps=fps)
+
+
+class MirroredSource(Source):
+    """Another source with every frame flipped left to right (`--mirror`)."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        for name in ("name", "fps", "frame_count", "live", "stills", "size", "calibration_key"):
+            setattr(self, name, getattr(source, name))
+
+    @property
+    def truncated(self) -> str | None:
+        return self._source.truncated
+
+    def read(self) -> Frame | None:
+        frame = self._source.read()
+        if frame is not None:
+            frame.image = cv2.flip(frame.image, 1)
+        return frame
+
+    def close(self) -> None:
+        self._source.close()

@@ -67,6 +67,19 @@ class Readout(ABC, Generic[Result]):
     def recalibrate(self) -> None:
         """The user asked for a new neutral face (safe to ignore)."""
 
+    def neutral_states(self) -> dict[str, dict[str, np.ndarray | float]]:
+        """The user's neutral face as this read-out holds it, by kind, to be saved for the
+        next run with the same camera (`calibration_store`); empty when it holds none."""
+        return {}
+
+    def restore_neutrals(self, states: dict[str, dict[str, np.ndarray | float]]) -> None:
+        """Take a neutral saved from an earlier run (`neutral_states`'s kinds; others are
+        ignored).
+
+        Raises:
+            ValueError: a saved state of this read-out's kind is unusable.
+        """
+
     def close(self) -> None:
         """Release what it holds."""
 

@@ -31,6 +31,9 @@ closer to the teacher than the solver does (`benchmarks/fidelity.py`, per shape 
 shared clips and the validation people)."""
 _SOLVER_ROWS = np.array([ARKIT_INDEX[name] for name in SOLVER_SHAPES])
 
+RESTING_KIND = "resting-face"
+"""The learned read-out's saved neutral (`Readout.neutral_states`)."""
+
 
 class LearnedExpression(Readout[np.ndarray]):
     """The learned expression model's weights for each face."""
@@ -72,6 +75,15 @@ class LearnedExpression(Readout[np.ndarray]):
         """Learn the resting face afresh from the next frames (the user holds a neutral face)."""
         self._resting = RestingFace(self._options)
         self._recalibrating = True
+
+    def neutral_states(self) -> dict[str, dict[str, np.ndarray | float]]:
+        state = None if self._resting is None else self._resting.neutral_state()
+        return {} if state is None else {RESTING_KIND: state}
+
+    def restore_neutrals(self, states: dict[str, dict[str, np.ndarray | float]]) -> None:
+        # Only a user who asked for the refinement (or pressed c) gets it back.
+        if self._resting is not None and RESTING_KIND in states:
+            self._resting.restore_neutral(states[RESTING_KIND])
 
 
 class SolverExpression(Readout[None]):

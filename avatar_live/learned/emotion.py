@@ -23,7 +23,14 @@ import numpy as np
 from avatar_live.emotion.rules import estimate_emotion
 from avatar_live.learned.features import LandmarkFeatures
 from avatar_live.learned.mlp import Mlp, linear, softmax
-from avatar_live.learned.weights import STORED_MATRIX, load_checked, mlp_arrays, mlp_layers, save_model, shipped
+from avatar_live.learned.weights import (
+    STORED_MATRIX,
+    load_checked,
+    mlp_arrays,
+    mlp_layers,
+    save_model,
+    shipped,
+)
 from avatar_live.types import ARKIT_NAMES, EMOTION_CLASSES, NUM_LANDMARKS
 
 KIND = "emotion"

@@ -18,7 +18,13 @@ import numpy as np
 
 from avatar_live.learned.features import LandmarkFeatures
 from avatar_live.learned.mlp import Mlp, sigmoid
-from avatar_live.learned.weights import load_checked, mlp_arrays, mlp_layers, save_model, shipped
+from avatar_live.learned.weights import (
+    load_checked,
+    mlp_arrays,
+    mlp_layers,
+    save_model,
+    shipped,
+)
 from avatar_live.types import ARKIT_NAMES
 
 KIND = "expression"

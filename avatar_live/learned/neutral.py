@@ -10,11 +10,15 @@ so even a person who smiles the whole time still smiles on the avatar, and gaze 
 eyeLook shapes) is never adjusted: where someone looks is not their face.
 
 A weight w with resting value r is shown as (w - r) / (1 - r): 0 at rest, 1 at full.
+
+A resting face saved from an earlier stream (`neutral_state`, `restore_neutral`) is taken
+out from this stream's first frame, until this stream's own estimate replaces it.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +68,7 @@ class RestingFace:
         self._last_sample: float | None = None
         self._last_refresh: float | None = None
         self._resting = np.zeros(len(ARKIT_NAMES), np.float32)
+        self._restored = False
 
     @property
     def resting(self) -> np.ndarray:
@@ -72,14 +77,41 @@ class RestingFace:
 
     @property
     def settling(self) -> bool:
-        """True until the first estimate is in use."""
-        return self._first is None or self._last_refresh is None
+        """True until the first estimate (or a restored one) is in use."""
+        return not self._restored and (self._first is None or self._last_refresh is None)
 
     def restart(self) -> None:
         """Forget everything seen: the next frames (a held neutral face) start a new estimate."""
         self._history.clear()
         self._first = self._last_sample = self._last_refresh = None
         self._resting[:] = 0.0
+        self._restored = False
+
+    def neutral_state(self) -> dict[str, np.ndarray] | None:
+        """The resting face in use, for `restore_neutral` in a later stream; None while settling.
+
+        Returns:
+            {"resting": 52 float32 resting weights}.
+        """
+        return None if self.settling else {"resting": self.resting}
+
+    def restore_neutral(self, state: Mapping[str, np.ndarray | float]) -> None:
+        """Take a saved resting face (`neutral_state`) out from the next frame on.
+
+        It stands in for the `min_seconds` before this stream's own estimate exists, which
+        then replaces it: the saved face spares the user the wait, never overrides what
+        this stream shows.
+
+        Raises:
+            ValueError: the state does not hold 52 finite resting weights.
+        """
+        resting = np.asarray(state.get("resting", ()), np.float32)
+        if resting.shape != (len(ARKIT_NAMES),) or not np.all(np.isfinite(resting)):
+            raise ValueError(f"a resting face is {len(ARKIT_NAMES)} finite weights, got shape {resting.shape}")
+        self.restart()
+        # Held to what this stream's own estimate could take out.
+        self._resting = np.where(ADJUSTED, np.clip(resting, 0.0, self._options.limit), 0.0).astype(np.float32)
+        self._restored = True
 
     def update(self, weights: np.ndarray, time: float) -> np.ndarray:
         """Add one frame's weights and return them with the resting face taken out.

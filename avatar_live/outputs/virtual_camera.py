@@ -8,6 +8,7 @@ import platform
 import numpy as np
 
 from avatar_live.outputs.base import Sink
+from avatar_live.render.backdrop import Backdrop, flatten
 from avatar_live.types import Packet
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ class VirtualCameraSink(Sink):
     Use `open_virtual_camera`, which turns a missing device into a warning.
     """
 
-    def __init__(self, camera) -> None:
+    def __init__(self, camera, *, background: np.ndarray) -> None:
         self._camera = camera
+        self._background = background
         self.name = f"virtual camera {camera.device}"
         self.frames = 0
 
@@ -36,7 +38,8 @@ class VirtualCameraSink(Sink):
         image = packet.rendered
         if image is None:
             raise ValueError("VirtualCameraSink needs rendered frames")
-        self._camera.send(np.ascontiguousarray(image))
+        # Camera devices have no alpha: a transparent backdrop is shown over its colour.
+        self._camera.send(np.ascontiguousarray(flatten(image, self._background)))
         self.frames += 1
 
     def close(self) -> None:
@@ -45,13 +48,16 @@ class VirtualCameraSink(Sink):
             self._camera = None
 
 
-def open_virtual_camera(*, size: tuple[int, int], fps: float, backend: str | None = None) -> VirtualCameraSink | None:
+def open_virtual_camera(*, size: tuple[int, int], fps: float, backend: str | None = None,
+                        background: np.ndarray | None = None) -> VirtualCameraSink | None:
     """Open the first available virtual camera device.
 
     Args:
         size: (width, height) of the frames that will be sent.
         fps: the frame rate to announce.
         backend: a pyvirtualcam backend name, or None to try them all.
+        background: 3 uint8 RGB that frames with alpha are shown over (default: the
+            studio backdrop's colour).
 
     Returns:
         The sink, or None (after logging one line on how to get a device) when there is
@@ -71,4 +77,4 @@ def open_virtual_camera(*, size: tuple[int, int], fps: float, backend: str | Non
                     reason, how_to_get_a_virtual_camera())
         return None
     log.info("virtual camera: %s (%dx%d @ %.0f fps)", camera.device, size[0], size[1], fps)
-    return VirtualCameraSink(camera)
+    return VirtualCameraSink(camera, background=background if background is not None else Backdrop().color_u8)

@@ -10,15 +10,21 @@ import threading
 import time
 from typing import Callable
 
+import numpy as np
+
 from avatar_live.encoders.base import FaceInput, Readout, read
 from avatar_live.outputs.base import Sink
 from avatar_live.pipeline.metrics import RateMeter
+from avatar_live.render.backdrop import Backdrop, flatten
 from avatar_live.render.hud import Hud, HudStats
 from avatar_live.render.renderer import AvatarRenderer
 from avatar_live.smoothing import FaceParamsSmoother
 from avatar_live.solver.landmark_solver import LandmarkSolver
 from avatar_live.tracking.base import Tracker
 from avatar_live.types import FaceParams, Packet
+
+SOLVER_KIND = "solver"
+"""The landmark solver's saved neutral (`EncodeStage.neutral_states`)."""
 
 
 def _finish(packet: Packet, stage: str, started: float) -> None:
@@ -80,6 +86,28 @@ class EncodeStage:
     def calibrating(self) -> bool:
         return not self._stills and any(readout.calibrating for readout in self._readouts)
 
+    def neutral_states(self) -> dict[str, dict[str, np.ndarray | float]]:
+        """The user's calibrated neutral face by kind ("solver", and the read-outs'), to be
+        saved for the next run with the same camera. Call when the stage is not running."""
+        states = {}
+        solver = self._solver.neutral_state()
+        if solver is not None:
+            states[SOLVER_KIND] = solver
+        for readout in self._readouts:
+            states.update(readout.neutral_states())
+        return states
+
+    def restore_neutrals(self, states: dict[str, dict[str, np.ndarray | float]]) -> None:
+        """Start from a neutral saved by `neutral_states` (the c key still takes a new one).
+
+        Raises:
+            ValueError: a saved state is unusable.
+        """
+        if SOLVER_KIND in states:
+            self._solver.restore_neutral(states[SOLVER_KIND])
+        for readout in self._readouts:
+            readout.restore_neutrals(states)
+
     def describe_encoder(self) -> str:
         """For the HUD: the read-outs at work, e.g. "learned" or "learned + emoca onnxruntime-int8 7/s"."""
         return " + ".join(readout.describe() for readout in self._readouts)
@@ -118,7 +146,12 @@ class EncodeStage:
 
 
 class RenderStage:
-    """Face parameters -> avatar image with the HUD drawn in.
+    """Face parameters -> the avatar image for the outputs, and the window's picture.
+
+    The outputs (`packet.rendered`) get the avatar alone, or with the HUD when `hud_out`;
+    the window (`packet.shown`, when `window`) gets the HUD and the self-view inset. The
+    camera image never reaches `rendered`: a person who hides behind an avatar must not
+    be shown by it.
 
     The renderer is made by `make_renderer` on first use, in the thread that renders,
     because an OpenGL context belongs to the thread that made it current.
@@ -131,6 +164,9 @@ class RenderStage:
         make_renderer: Callable[[], AvatarRenderer],
         hud: Hud | None,
         *,
+        hud_out: bool = False,
+        window: bool = False,
+        backdrop_color: np.ndarray | None = None,
         describe_encoder: Callable[[], str] = lambda: "learned",
         is_calibrating: Callable[[], bool] = lambda: False,
         self_view: bool = False,
@@ -139,6 +175,9 @@ class RenderStage:
         self._make_renderer = make_renderer
         self._renderer: AvatarRenderer | None = None
         self._hud = hud
+        self._hud_out = hud_out
+        self._window = window
+        self._backdrop_color = backdrop_color if backdrop_color is not None else Backdrop().color_u8
         self._describe_encoder = describe_encoder
         self._is_calibrating = is_calibrating
         self._self_view = self_view
@@ -153,25 +192,45 @@ class RenderStage:
         params = packet.params if packet.params is not None else FaceParams.neutral()
         image = self._renderer.render(params)
         self._rate.tick(started)
-        if self._hud is not None:
-            stats = HudStats(
-                fps=self._rate.rate,
-                latency_ms=((started - packet.frame.stamps["capture"]) * 1000.0
-                            if self._show_latency and "capture" in packet.frame.stamps else None),
-                face=packet.track is not None,
-                calibrating=self._is_calibrating(),
-                encoder=self._describe_encoder(),
-            )
-            self._hud.draw(image, params, stats, time=packet.frame.time,
-                           self_view=packet.frame.image if self._self_view else None)
         packet.rendered = image
+        with_hud = None
+        if self._hud is not None and (self._hud_out or self._window):
+            flat = flatten(image, self._backdrop_color)
+            with_hud = self._hud.draw(flat.copy(), params, self._stats(packet, started), time=packet.frame.time)
+            if self._hud_out:
+                packet.rendered = with_hud if image.shape[2] == 3 else _opaque_where_drawn(image, flat, with_hud)
+        if self._window:
+            shown = with_hud if with_hud is not None else flatten(image, self._backdrop_color)
+            if self._hud is not None and self._self_view:
+                shown = self._hud.draw_self_view(shown.copy() if shown is packet.rendered else shown,
+                                                 packet.frame.image)
+            packet.shown = shown
         _finish(packet, self.name, started)
         return packet
+
+    def _stats(self, packet: Packet, started: float) -> HudStats:
+        capture = packet.frame.stamps.get("capture")
+        return HudStats(
+            fps=self._rate.rate,
+            latency_ms=(started - capture) * 1000.0 if self._show_latency and capture is not None else None,
+            face=packet.track is not None,
+            calibrating=self._is_calibrating(),
+            encoder=self._describe_encoder(),
+        )
 
     def close(self) -> None:
         if self._renderer is not None:
             self._renderer.release()
             self._renderer = None
+
+
+def _opaque_where_drawn(rgba: np.ndarray, before: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """An RGBA frame with the HUD's pixels (where `drawn` differs from `before`) made opaque."""
+    out = rgba.copy()
+    changed = np.any(drawn != before, axis=2)
+    out[changed, :3] = drawn[changed]
+    out[changed, 3] = 255
+    return out
 
 
 class OutputStage:

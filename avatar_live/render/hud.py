@@ -109,7 +109,6 @@ class Hud:
         stats: HudStats,
         *,
         time: float,
-        self_view: np.ndarray | None = None,
     ) -> np.ndarray:
         """Draw the HUD onto `image` in place.
 
@@ -120,13 +119,12 @@ class Hud:
             stats: fps, latency, face and calibration state, encoder name.
             time: seconds on any steadily increasing clock; ages the trail. Going
                 backwards clears the trail.
-            self_view: optional h x w x 3 RGB uint8 camera image for the inset.
 
         Returns:
             `image`.
 
         Raises:
-            ValueError: image or self_view is not an RGB uint8 image of the right size,
+            ValueError: image is not an RGB uint8 image of the right size,
                 or emotion.probs does not have one value per class.
         """
         width, height = self._size
@@ -140,8 +138,6 @@ class Hud:
         self._draw_circumplex(image, emotion)
         if emotion is not None:
             self._draw_bars(image, emotion)
-        if self_view is not None:
-            self._draw_self_view(image, self_view)
         self._draw_badges(image, stats)
         return image
 
@@ -293,7 +289,19 @@ class Hud:
         cv2.putText(image, text, (x0 + pad, y + pad + text_h), FONT, font, colour, thickness, cv2.LINE_AA)
         return box.y1
 
-    def _draw_self_view(self, image: np.ndarray, self_view: np.ndarray) -> None:
+    def draw_self_view(self, image: np.ndarray, self_view: np.ndarray) -> np.ndarray:
+        """Draw the camera image as an inset in the top right corner of `image`, in place.
+
+        Kept apart from `draw` because the inset belongs to the window only: it must never
+        reach a virtual camera or a recording, which may show the HUD.
+
+        Args:
+            image: H x W x 3 RGB uint8 frame of the HUD's size.
+            self_view: h x w x 3 RGB uint8 camera image.
+
+        Returns:
+            `image`.
+        """
         if self_view.ndim != 3 or self_view.shape[2] != 3 or self_view.dtype != np.uint8 or 0 in self_view.shape:
             raise ValueError(f"self_view must be h x w x 3 uint8, got {self_view.shape} {self_view.dtype}")
         width, height = self._size
@@ -303,6 +311,7 @@ class Hud:
         # Linear is enough for a thumbnail and ~80x faster than INTER_AREA on HD input.
         image[y0:y0 + inset_h, x1 - inset_w:x1] = cv2.resize(self_view, (inset_w, inset_h), interpolation=cv2.INTER_LINEAR)
         cv2.rectangle(image, (x1 - inset_w - 1, y0 - 1), (x1, y0 + inset_h), BORDER, self._thin)
+        return image
 
     def _shade(
         self, image: np.ndarray, box: _Box, fill: tuple[int, int, int] = PANEL, alpha: float = PANEL_ALPHA

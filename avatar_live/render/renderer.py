@@ -1,4 +1,4 @@
-"""Draw a posed rig with moderngl: offscreen (EGL, headless) or into a window's context.
+"""Draw a posed rig with moderngl: offscreen (`render/context.py`) or into a window's context.
 
 Conventions:
 - The avatar is the user's counterpart facing the camera, not a mirror image: when the
@@ -12,13 +12,12 @@ Conventions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 
 import cv2
 import moderngl
 import numpy as np
 
-import avatar_live
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.drive import RigDriver
 from avatar_live.face.rig import (
@@ -30,9 +29,9 @@ from avatar_live.face.rig import (
     pose_rig,
     vertex_normals,
 )
+from avatar_live.render.backdrop import Backdrop, cover
+from avatar_live.render.context import create_offscreen_context
 from avatar_live.types import FaceParams
-
-SHADER_DIR = Path(avatar_live.__file__).resolve().parent.parent / "shaders"
 
 MAX_GAZE = np.radians(30.0)
 """Eye rotations are clamped to this many radians in yaw and pitch."""
@@ -65,8 +64,26 @@ MATERIAL_SHADING: dict[str, tuple[float, float, float, float]] = {
 _MAX_MATERIALS = 16  # size of the shader's u_material array
 
 
+def read_shader(name: str) -> str:
+    """The source of a shader shipped in the package (`avatar_live/shaders/`).
+
+    Args:
+        name: the file name, e.g. "head.vert".
+
+    Returns:
+        The GLSL source.
+
+    Raises:
+        AvatarLiveError: the installed package lacks the file.
+    """
+    source = resources.files("avatar_live") / "shaders" / name
+    if not source.is_file():
+        raise AvatarLiveError(f"shader {source} is missing; reinstall avatar-live (its shaders are package data)")
+    return source.read_text(encoding="utf-8")
+
+
 def load_program(ctx: moderngl.Context, vertex: str, fragment: str) -> moderngl.Program:
-    """Compile a program from two files in the repository's `shaders/` folder.
+    """Compile a program from two shaders shipped in the package (see `read_shader`).
 
     Args:
         ctx: the OpenGL context.
@@ -79,13 +96,7 @@ def load_program(ctx: moderngl.Context, vertex: str, fragment: str) -> moderngl.
     Raises:
         AvatarLiveError: a shader file is missing.
     """
-    sources = []
-    for name in (vertex, fragment):
-        path = SHADER_DIR / name
-        if not path.is_file():
-            raise AvatarLiveError(f"shader {path} is missing; install avatar-live from a full checkout (pip install -e .)")
-        sources.append(path.read_text())
-    return ctx.program(vertex_shader=sources[0], fragment_shader=sources[1])
+    return ctx.program(vertex_shader=read_shader(vertex), fragment_shader=read_shader(fragment))
 
 
 @dataclass(frozen=True)
@@ -94,8 +105,8 @@ class RenderOptions:
 
     Attributes:
         size: (width, height) of the rendered frame in pixels.
-        background: display RGB in [0, 1] at the centre of the backdrop's soft glow;
-            the edges fall off to about half of it.
+        backdrop: what is drawn behind the avatar (`render.backdrop`); a transparent
+            one makes `render` return RGBA frames.
         follow_translation: how much of `FaceParams.translation` x, y moves the head on
             screen (0 keeps it centred, 1 follows the user fully).
         samples: multisample anti-aliasing samples (0 or 1 turns it off); None picks 4
@@ -104,7 +115,7 @@ class RenderOptions:
     """
 
     size: tuple[int, int] = (640, 480)
-    background: tuple[float, float, float] = (0.2, 0.21, 0.25)
+    backdrop: Backdrop = Backdrop()
     follow_translation: float = 0.3
     samples: int | None = None
 
@@ -146,7 +157,7 @@ class AvatarRenderer:
         self._joint_rotations = np.zeros((len(JOINT_NAMES), 3))
         # RGBA readback is a plain copy on software OpenGL, RGB readback converts slowly.
         self._readback = np.empty((height, width, 4), np.uint8)
-        self._rgb = np.empty((height, width, 3), np.uint8)
+        self._rgb = None if options.backdrop.transparent else np.empty((height, width, 3), np.uint8)
 
         self._head = load_program(ctx, "head.vert", "head.frag")
         self._head["u_view_proj"].write(self._camera.view_proj.T.astype("f4").tobytes())
@@ -180,15 +191,8 @@ class AvatarRenderer:
         # The backdrop never changes: draw it once, copy it in each frame (a memcpy on
         # software OpenGL, where shading it every frame costs about a millisecond).
         self._backdrop = _framebuffer(ctx, (width, height), samples, depth=False)
-        background = load_program(ctx, "fullscreen.vert", "background.frag")
-        background["u_color"].value = tuple(float(c) for c in options.background)
-        background["u_aspect"].value = width / height
-        background_vao = ctx.vertex_array(background, [])
-        self._backdrop.use()
-        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
-        background_vao.render(moderngl.TRIANGLES, vertices=3)
-        background_vao.release()
-        background.release()
+        _draw_backdrop(ctx, self._backdrop, options.backdrop, (width, height))
+        self._unpremultiply = options.backdrop.transparent and samples > 0
 
     @classmethod
     def create_from_options(
@@ -199,14 +203,14 @@ class AvatarRenderer:
         Args:
             rig: the avatar to draw (N vertices, F triangles).
             options: frame size, backdrop, head follow, anti-aliasing.
-            ctx: an OpenGL 3.3+ context to draw with (a window's); None creates a headless
-                EGL context that this renderer owns and releases.
+            ctx: an OpenGL 3.3+ context to draw with (a window's); None creates an offscreen
+                one (`create_offscreen_context`) that this renderer owns and releases.
 
         Returns:
             The renderer.
 
         Raises:
-            AvatarLiveError: no headless OpenGL is available, the options or the rig are
+            AvatarLiveError: no offscreen OpenGL is available, the options or the rig are
                 unusable.
         """
         width, height = options.size
@@ -215,10 +219,7 @@ class AvatarRenderer:
         _check_rig(rig)
         owns_context = ctx is None
         if ctx is None:
-            try:
-                ctx = moderngl.create_standalone_context(backend="egl")
-            except Exception as error:  # moderngl raises plain Exception subclasses here
-                raise AvatarLiveError(f"cannot create a headless OpenGL (EGL) context: {error}") from error
+            ctx = create_offscreen_context()
         try:
             samples = options.samples
             if samples is None:
@@ -244,7 +245,8 @@ class AvatarRenderer:
                 translation (3, x and y only).
 
         Returns:
-            H x W x 3 RGB uint8, top row first; a new array each call.
+            H x W x 3 RGB uint8 (H x W x 4 RGBA with straight alpha over a transparent
+            backdrop), top row first; a new array each call.
 
         Raises:
             ValueError: a parameter array has the wrong shape.
@@ -274,8 +276,12 @@ class AvatarRenderer:
         if self._resolved is not self._target:
             ctx.copy_framebuffer(self._resolved, self._target)
         self._resolved.read_into(self._readback, components=4)
+        if self._rgb is None:
+            if self._unpremultiply:
+                _unpremultiply(self._readback)
+            # OpenGL reads bottom row first; the flipped copy is also the caller's own array.
+            return cv2.flip(self._readback, 0)
         cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB, dst=self._rgb)
-        # OpenGL reads bottom row first; the flipped copy is also the caller's own array.
         return cv2.flip(self._rgb, 0)
 
     def release(self) -> None:
@@ -322,6 +328,39 @@ def _framebuffer(ctx: moderngl.Context, size: tuple[int, int], samples: int, *, 
         color_attachments=[ctx.renderbuffer(size, 4, samples=samples)],
         depth_attachment=ctx.depth_renderbuffer(size, samples=samples) if depth else None,
     )
+
+
+def _draw_backdrop(ctx: moderngl.Context, target: moderngl.Framebuffer, backdrop: Backdrop,
+                   size: tuple[int, int]) -> None:
+    """Fill `target` with the backdrop (alpha 0 where transparent)."""
+    ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
+    target.use()
+    if backdrop.kind in ("color", "transparent"):
+        target.clear(*backdrop.color, 0.0 if backdrop.transparent else 1.0)
+        return
+    if backdrop.kind == "image":
+        program = load_program(ctx, "fullscreen.vert", "blit.frag")
+        texture = ctx.texture(size, 3, cover(backdrop.image, size).tobytes(), alignment=1)
+        texture.use(0)
+        program["u_image"].value = 0
+        resources = [program, texture]
+    else:
+        program = load_program(ctx, "fullscreen.vert", "background.frag")
+        program["u_color"].value = tuple(float(c) for c in backdrop.color)
+        program["u_aspect"].value = size[0] / size[1]
+        resources = [program]
+    vao = ctx.vertex_array(program, [])
+    vao.render(moderngl.TRIANGLES, vertices=3)
+    for resource in (vao, *resources):
+        resource.release()
+
+
+def _unpremultiply(rgba: np.ndarray) -> None:
+    """Straight alpha from a multisampled edge's premultiplied colour, in place (H x W x 4)."""
+    alpha = rgba[:, :, 3]
+    edge = (alpha > 0) & (alpha < 255)
+    scale = 255.0 / alpha[edge].astype(np.float32)
+    rgba[edge, :3] = np.clip(rgba[edge, :3] * scale[:, None], 0, 255).astype(np.uint8)
 
 
 def _check_rig(rig: Rig) -> None:

@@ -7,6 +7,10 @@ precision. The key is in the file name, so engines for several GPUs can share a 
 and again in a header inside the file, so a file copied or renamed from elsewhere is
 recognised as foreign and rebuilt instead of handed to TensorRT.
 
+Engines are cached per user, outside the installation: in `engines/` under the user
+cache folder (platformdirs', e.g. `~/.cache/avatar-live` on Linux), or under
+`$AVATAR_LIVE_CACHE` when that is set. The folder is created on the first write.
+
 This module knows nothing about TensorRT itself: building and deserialising are
 callables, which keeps the logic testable without a GPU.
 """
@@ -22,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import platformdirs
+
 from avatar_live.errors import AvatarLiveError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / "engines"
 MAGIC = b"AVATAR-LIVE-TRT-ENGINE 1\n"
 
 Engine = TypeVar("Engine")
@@ -43,6 +48,17 @@ class EngineKey:
 
     def __str__(self) -> str:
         return f"{self.onnx_sha256}_trt{self.tensorrt_version}_{self.gpu_name}_{self.precision}"
+
+
+def default_cache_dir() -> Path:
+    """The engine cache used when none is given.
+
+    Returns:
+        `$AVATAR_LIVE_CACHE/engines` when that variable is set, else `engines/` in the user
+        cache folder (e.g. `~/.cache/avatar-live/engines` on Linux). It may not exist yet.
+    """
+    override = os.environ.get("AVATAR_LIVE_CACHE")
+    return (Path(override) if override else platformdirs.user_cache_path("avatar-live")) / "engines"
 
 
 def sanitise(text: str) -> str:
@@ -94,7 +110,7 @@ def load_or_build(onnx_path: str | Path, *, tensorrt_version: str, gpu_name: str
         build: ONNX bytes -> serialized engine bytes (slow: minutes).
         deserialize: serialized engine -> engine, or None (or an exception) when the
             bytes are not a valid engine.
-        cache_dir: the cache folder (default: the repository's `engines/`).
+        cache_dir: the cache folder (default: `default_cache_dir()`).
 
     Returns:
         The deserialized engine.
@@ -107,7 +123,7 @@ def load_or_build(onnx_path: str | Path, *, tensorrt_version: str, gpu_name: str
         raise AvatarLiveError(f"ONNX model not found: {onnx_path}")
     onnx_bytes = onnx_path.read_bytes()
     key = engine_key(onnx_bytes, tensorrt_version, gpu_name, precision)
-    path = engine_path(Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR, onnx_path, key)
+    path = engine_path(Path(cache_dir) if cache_dir is not None else default_cache_dir(), onnx_path, key)
 
     cached = read_engine(path, key)
     if cached is not None:

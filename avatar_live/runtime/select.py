@@ -114,7 +114,7 @@ def select_backend(model: ModelFiles, *, prefer: str | None = None, cache_dir: s
     Args:
         model: the forms the model is available in (ONNX, INT8 ONNX, torch).
         prefer: force one of `BACKEND_NAMES`.
-        cache_dir: the TensorRT engine cache (default: the repository's `engines/`).
+        cache_dir: the TensorRT engine cache (default: `engine_cache.default_cache_dir()`, in the user's cache folder).
         cpu_threads: threads for ONNX Runtime on the CPU (None: one per core).
         label: what the model is, for the log line when an app runs several (e.g. "EMOCA encoder").
 

@@ -45,7 +45,7 @@ class TensorRTBackend(InferenceBackend):
             onnx_path: the exported model; only its batch axis (axis 0) may be dynamic.
             precision: "fp16" (default) or "fp32".
             max_batch: the largest batch the engine accepts.
-            cache_dir: the engine cache folder (default: the repository's `engines/`).
+            cache_dir: the engine cache folder (default: `engine_cache.default_cache_dir()`, in the user's cache folder).
 
         Raises:
             AvatarLiveError: tensorrt or pycuda is missing, there is no CUDA GPU, the ONNX

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from avatar_live.types import NUM_LANDMARKS
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class CalibrationWindow:
     The window opens at the first frame added after construction or `restart`, and closes
     with the first frame at least `seconds` later, which is still included. Medians
     rather than means, so a blink or a word during calibration does not shift the neutral.
+    A neutral saved from an earlier stream (`neutral_state`) can close it instead
+    (`restore_neutral`).
     """
 
     def __init__(self, seconds: float) -> None:
@@ -40,6 +45,7 @@ class CalibrationWindow:
         self._scales: list[float] = []
         self._centres: list[np.ndarray] = []
         self._open = True
+        self._result: CalibrationResult | None = None
 
     @property
     def open(self) -> bool:
@@ -92,4 +98,44 @@ class CalibrationWindow:
         if time - self._start < self._seconds:
             return None
         self._open = False
-        return self.provisional()
+        self._result = self.provisional()
+        return self._result
+
+    def neutral_state(self) -> dict[str, np.ndarray | float] | None:
+        """The last closed window's medians, for `restore_neutral` in a later stream.
+
+        Kept through `restart` until the next window closes, as the solver keeps using them;
+        None before any window closed.
+
+        Returns:
+            {"landmarks": 478 x 3, "scale": float, "centre": 3}, as in `CalibrationResult`.
+        """
+        if self._result is None:
+            return None
+        result = self._result
+        return {"landmarks": result.landmarks.copy(), "scale": result.scale, "centre": result.centre.copy()}
+
+    def restore_neutral(self, state: Mapping[str, np.ndarray | float]) -> CalibrationResult:
+        """Close the window with a saved neutral (`neutral_state`) instead of frames.
+
+        Returns:
+            The saved medians, for the solver to use as the neutral; `restart` takes a new one.
+
+        Raises:
+            ValueError: the state is not a neutral: missing values, wrong shapes, values
+                that are not finite, or a scale that is not positive.
+        """
+        try:
+            landmarks = np.asarray(state["landmarks"], np.float64)
+            scale = float(state["scale"])
+            centre = np.asarray(state["centre"], np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a calibrated neutral: {exc!r}") from None
+        valid = np.isfinite(landmarks).all() and np.isfinite(centre).all() and np.isfinite(scale) and scale > 0.0
+        if landmarks.shape != (NUM_LANDMARKS, 3) or centre.shape != (3,) or not valid:
+            raise ValueError(f"not a calibrated neutral: landmarks {landmarks.shape}, centre {centre.shape}, "
+                             f"scale {scale}")
+        self.restart()
+        self._open = False
+        self._result = CalibrationResult(landmarks=landmarks, scale=scale, centre=centre)
+        return self._result

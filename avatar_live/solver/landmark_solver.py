@@ -24,7 +24,12 @@ from avatar_live.errors import AvatarLiveError
 from avatar_live.face.drive import FLAME_EXPRESSION_NAMES
 from avatar_live.face.rig import Rig, matrix_to_axis_angle
 from avatar_live.solver.calibration import CalibrationResult, CalibrationWindow
-from avatar_live.solver.expression import AVERAGE_EYE_OPENING, EYELID_SHAPES, ExpressionModel, with_eye_opening
+from avatar_live.solver.expression import (
+    AVERAGE_EYE_OPENING,
+    EYELID_SHAPES,
+    ExpressionModel,
+    with_eye_opening,
+)
 from avatar_live.solver.gaze import estimate_gaze, eye_look_weights, measure_irises
 from avatar_live.solver.pose import Similarity, fit_similarity, pixels_to_head_space
 from avatar_live.solver.retarget import JAW_OPEN, LandmarkRetarget
@@ -211,6 +216,21 @@ class LandmarkSolver:
         better calibration never makes the avatar worse in the meantime.
         """
         self._window.restart()
+
+    def neutral_state(self) -> dict[str, np.ndarray | float] | None:
+        """The calibrated neutral in use (`CalibrationWindow.neutral_state`), to be saved for
+        the next run; None before one exists or when the solver does not calibrate."""
+        return self._window.neutral_state() if self._options.calibrate else None
+
+    def restore_neutral(self, state: dict[str, np.ndarray | float]) -> None:
+        """Use a neutral saved from an earlier run instead of calibrating on the first frames.
+
+        Raises:
+            ValueError: the state is not a calibrated neutral (478 x 3 landmarks, a scale,
+                a centre).
+        """
+        if self._options.calibrate:
+            self._calibrated = self._neutral_from(self._window.restore_neutral(state))
 
     def solve_image(self, track: Track, image_size: tuple[int, int] | None = None) -> FaceParams:
         """Solve an independent still against the rig's neutral; no state is kept.

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 HEAD_SPACE = np.array([1.0, -1.0, -1.0])
 """Multiplies pixel landmarks into head-space axes (`pixels_to_head_space`)."""
 

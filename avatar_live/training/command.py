@@ -54,7 +54,12 @@ def train(model: str, *, data: Path | None, cache: Path | None, output: Path | N
 
 
 def _train_expression(root: Path, cache: Path, path: Path, workers: int) -> None:
-    from avatar_live.training.expression import ExpressionRecipe, mean_r, save, train_expression
+    from avatar_live.training.expression import (
+        ExpressionRecipe,
+        mean_r,
+        save,
+        train_expression,
+    )
 
     recipe = ExpressionRecipe()
     result = train_expression(root, cache, recipe, workers=workers)

@@ -25,7 +25,12 @@ import numpy as np
 from avatar_live.learned.expression import ExpressionNet, save_expression_net
 from avatar_live.learned.features import FEATURE_SIZE, LandmarkFeatures, mirror_arkit
 from avatar_live.training import datasets
-from avatar_live.training.extract import ClipData, ClipPlan, extract_clips, extract_stills
+from avatar_live.training.extract import (
+    ClipData,
+    ClipPlan,
+    extract_clips,
+    extract_stills,
+)
 from avatar_live.training.fidelity import FidelityReport, compare
 from avatar_live.training.fit import FitOptions, fit_mlp
 from avatar_live.training.template import fit_template

@@ -24,7 +24,11 @@ import cv2
 import numpy as np
 
 from avatar_live.tracking.base import SMALL_STILL_PADS, SMALL_STILL_SIDE
-from avatar_live.training.augment import Augmentation, augment_image, random_augmentation
+from avatar_live.training.augment import (
+    Augmentation,
+    augment_image,
+    random_augmentation,
+)
 from avatar_live.training.datasets import Clip, LabelledImage
 from avatar_live.types import ARKIT_NAMES, NUM_LANDMARKS, Track
 
