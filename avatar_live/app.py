@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from avatar_live.avatars.model import Avatar
 from avatar_live.capture.base import Source
 from avatar_live.encoders.base import Readout
 from avatar_live.encoders.emoca_regressor import EmocaOptions, EmocaRegressor
@@ -23,7 +24,7 @@ from avatar_live.encoders.expression import (
     TrackerBlendshapes,
 )
 from avatar_live.errors import AvatarLiveError
-from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.face.builtin import LOOKS, build_builtin_head
 from avatar_live.face.rig import Rig, embed_landmarks
 from avatar_live.learned.emotion import load_emotion_net
 from avatar_live.learned.expression import load_expression_net
@@ -42,6 +43,7 @@ from avatar_live.pipeline.stages import (
     TrackStage,
 )
 from avatar_live.render.backdrop import Backdrop
+from avatar_live.render.gltf_renderer import GltfRenderer
 from avatar_live.render.hud import Hud
 from avatar_live.render.renderer import AvatarRenderer, RenderOptions
 from avatar_live.smoothing import FaceParamsSmoother
@@ -87,8 +89,10 @@ class AppOptions:
             (FACS rules on the weights); EMOCA's emotion model replaces either when
             imported and `encoder` is "emoca".
         landmarker_task: path of the user's `face_landmarker.task`.
-        avatar: "builtin" (the head this project generates) or "flame" (the user's own
-            FLAME model from the model store, driven through landmarks).
+        avatar: "builtin" (the character this project generates), "flame" (the user's own
+            FLAME model from the model store, driven through landmarks), a VRM/glTF file,
+            or the name of one in the model store.
+        look: the built-in character's look (`face.builtin.LOOKS`).
         encoder: "mesh" (the landmarks alone, read by `readout`) or "emoca" (the user's
             imported EMOCA also gives the FLAME parameters and, when imported, the emotion).
         backend: force an inference backend for EMOCA (None: the best available).
@@ -107,6 +111,7 @@ class AppOptions:
     readout: str = "learned"
     emotion: str = "learned"
     avatar: str = "builtin"
+    look: str = "default"
     encoder: str = "mesh"
     backend: str | None = None
 
@@ -148,14 +153,15 @@ def _make_tracker(options: AppOptions) -> Tracker:
 
 
 @functools.lru_cache(maxsize=2)
-def load_avatar(avatar: str) -> Rig:
-    """The rig for `--avatar`: the built-in head, or the user's stored FLAME model.
+def load_avatar(avatar: str, look: str = "default") -> Rig | Avatar:
+    """What `--avatar` names: the built-in head, the user's stored FLAME model (rigs), or a
+    VRM / glTF avatar by path or by the name it was stored under (`models add-avatar`).
 
     Raises:
-        AvatarLiveError: an unknown avatar, or FLAME files that are not installed.
+        AvatarLiveError: an unknown avatar, files that are not installed or do not load.
     """
     if avatar == "builtin":
-        return build_builtin_head()
+        return build_builtin_head(LOOKS[look])
     if avatar == "flame":
         from avatar_live.face.embeddings import load_mediapipe_embedding
         from avatar_live.face.flame import load_flame
@@ -164,7 +170,19 @@ def load_avatar(avatar: str) -> Rig:
 
         model_path, embedding_path = flame_avatar_files()
         return flame_rig(load_flame(model_path), load_mediapipe_embedding(embedding_path))
-    raise AvatarLiveError(f"unknown avatar {avatar!r}: use builtin or flame")
+    from avatar_live.avatars.gltf import load_avatar_file
+    from avatar_live.model_store import AVATAR_SUFFIXES, stored_avatar
+
+    path = Path(avatar).expanduser()
+    if path.suffix.lower() in AVATAR_SUFFIXES:
+        if not path.is_file():
+            raise AvatarLiveError(f"no such avatar file: {path}")
+        return load_avatar_file(path)
+    stored = stored_avatar(avatar)
+    if stored is None:
+        raise AvatarLiveError(f"unknown avatar {avatar!r}: use builtin, flame, a .vrm/.glb/.gltf file, or a name "
+                              "stored with `avatar-live models add-avatar` (see `avatar-live models list`)")
+    return load_avatar_file(stored)
 
 
 def _make_emoca(options: AppOptions, *, live: bool) -> Readout | None:
@@ -213,7 +231,7 @@ def make_encode_stage(options: AppOptions, *, stills: bool, live: bool = False) 
     """
     head = build_builtin_head()
     retarget = None
-    if options.encoder == "mesh" and options.avatar != "builtin":
+    if options.encoder == "mesh" and options.avatar == "flame":
         # Without EMOCA, FLAME follows the landmark motion the built-in head is solved from.
         avatar = load_avatar(options.avatar)
         retarget = LandmarkRetarget(head.embedding.landmark_indices,
@@ -238,12 +256,14 @@ def _front_stages(source: Source, options: AppOptions, *, live: bool = False) ->
 
 def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool, window: bool = False,
                   ctx_factory: Callable | None = None) -> RenderStage:
-    rig = load_avatar(options.avatar)  # raises before any thread starts when FLAME is missing
+    avatar = load_avatar(options.avatar, options.look)  # raises before any thread starts when files are missing
     render_options = RenderOptions(size=options.size, backdrop=options.backdrop)
 
-    def make_renderer() -> AvatarRenderer:
+    def make_renderer() -> AvatarRenderer | GltfRenderer:
         ctx = ctx_factory() if ctx_factory is not None else None
-        return AvatarRenderer.create_from_options(rig, render_options, ctx=ctx)
+        if isinstance(avatar, Rig):
+            return AvatarRenderer.create_from_options(avatar, render_options, ctx=ctx)
+        return GltfRenderer.create_from_options(avatar, render_options, ctx=ctx)
 
     hud = Hud(options.size) if options.hud and (window or options.hud_out) else None
     return RenderStage(make_renderer, hud, hud_out=options.hud_out, window=window,

@@ -11,7 +11,12 @@ from avatar_live.errors import AvatarLiveError
 from avatar_live.outputs.network import IFACIALMOCAP_PORT, VMC_PORT
 from avatar_live.runtime.select import BACKEND_NAMES
 
-COMMANDS = ("run", "render", "track", "bench", "avatar-sheet", "models", "train", "cameras", "config")
+# The built-in character's looks (`face.builtin.LOOKS`), named here so that parsing the
+# command line does not build the character's module graph.
+LOOK_NAMES = ("default", "ginger", "ebony", "honey", "blonde")
+
+COMMANDS = ("run", "render", "track", "bench", "avatar-sheet", "export-avatar", "models", "train", "cameras",
+            "config")
 
 DESCRIPTION = """\
 Real-time webcam avatar. Finds your face, estimates 52 ARKit blendshapes, head pose and
@@ -26,7 +31,8 @@ commands (default: run):
   track    offline: every frame -> face parameters as JSON lines
   bench    per-stage and end-to-end timings
   avatar-sheet  a picture of the avatar: neutral, each blendshape, a few expressions
-  models   import your own FLAME/EMOCA downloads (`models add-flame PATH`, `add-emoca DIR`), list them
+  export-avatar the built-in character as .glb or .vrm, for Blender, VSeeFace, Warudo
+  models   import your own FLAME/EMOCA downloads and VRM avatars (`add-flame`, `add-emoca`, `add-avatar`), list them
   train    rebuild the shipped expression/emotion models from the training media (developers)
   cameras  list the cameras, with the names and indices --source takes
   config   show the settings file and the value of every option (and where it comes from)
@@ -125,10 +131,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                             "FaceLandmarker, whose own learned blendshapes give the weights (needs --landmarker-task)")
     group.add_argument("--landmarker-task", type=Path, metavar="PATH",
                        help="your face_landmarker.task model (download it from MediaPipe)")
-    group.add_argument("--avatar", choices=("builtin", "flame"),
-                       help="builtin: the head this project generates (default); flame: your own FLAME model "
-                            "(install it first with `avatar-live models add-flame`; the default with "
-                            "--encoder emoca)")
+    group.add_argument("--avatar", metavar="builtin|flame|FILE|NAME",
+                       help="builtin: the character this project generates (default); flame: your own FLAME "
+                            "model (`models add-flame`; the default with --encoder emoca); a .vrm, .glb or "
+                            ".gltf file (VRM 0.x/1.0, ARKit \"perfect sync\" blendshapes or VRM expressions); or "
+                            "the NAME of one kept with `avatar-live models add-avatar`")
+    group.add_argument("--look", choices=LOOK_NAMES, default="default",
+                       help="the built-in character's look: skin tone, hair colour and style, top colour "
+                            f"({', '.join(LOOK_NAMES)})")
     group.add_argument("--encoder", choices=("mesh", "emoca"), default="mesh",
                        help="mesh: the landmarks alone, read by --readout (default, offline); emoca: your "
                             "imported EMOCA (`models add-emoca`) also regresses FLAME parameters, and emotion "
@@ -215,7 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
                                             "disgust) in a labelled grid: for checking an avatar at a glance.")
     sheet.add_argument("-o", "--output", type=Path, required=True, metavar="SHEET.png")
     sheet.add_argument("--cell", type=_size, default=(240, 240), metavar="WxH", help="size of each cell")
+    sheet.add_argument("--look", choices=LOOK_NAMES, default="default", help="the built-in character's look")
     _add_verbose(sheet)
+
+    export = commands.add_parser(
+        "export-avatar", help="write the built-in character as .glb or .vrm",
+        description="Writes the built-in character with its 52 ARKit blendshapes (\"perfect sync\"), a humanoid "
+                    "skeleton and materials: .glb for Blender and other glTF tools, .vrm (VRM 1.0, or 0.x with "
+                    "--vrm0) for VSeeFace, Warudo and other VRM apps. VRM apps show each part in one colour.")
+    export.add_argument("output", type=Path, metavar="OUT.glb|OUT.vrm")
+    export.add_argument("--vrm0", action="store_true", help="write VRM 0.x (older apps) instead of VRM 1.0")
+    export.add_argument("--look", choices=LOOK_NAMES, default="default", help="the character's look")
+    _add_verbose(export)
 
     models = commands.add_parser("models", help="import licensed models you downloaded; list them",
                                  description="FLAME and EMOCA are licensed downloads that you fetch "
@@ -243,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "built-in demo face and checked against float32" if kind == "emoca" else "")
                         + ". The result is derived from licensed weights: it stays on this machine.")
         add.add_argument("folder", type=Path, help="the downloaded model folder")
+    add_avatar = models_commands.add_parser(
+        "add-avatar", help="keep a VRM or glTF avatar by name, for --avatar NAME",
+        description="Checks that the avatar loads (meshes, a head bone, its expressions) and keeps a copy in "
+                    "your user data folder under NAME (default: the file's name).")
+    add_avatar.add_argument("path", type=Path, help="the .vrm or .glb file")
+    add_avatar.add_argument("--name", help="what --avatar will call it")
     models_commands.add_parser("list", help="show the installed models and where they are")
 
     train = commands.add_parser(

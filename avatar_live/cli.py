@@ -30,7 +30,7 @@ def _options(args: argparse.Namespace):
                       self_view=args.self_view, backdrop=args.background, calibrate=args.calibrate,
                       calibration_seconds=args.calibration_seconds, tracker=args.tracker,
                       landmarker_task=args.landmarker_task, readout=args.readout, emotion=args.emotion,
-                      avatar=args.avatar or ("flame" if args.encoder == "emoca" else "builtin"),
+                      avatar=args.avatar or ("flame" if args.encoder == "emoca" else "builtin"), look=args.look,
                       encoder=args.encoder, backend=args.backend)
 
 
@@ -58,15 +58,15 @@ def _exit_status(report) -> int:
     return 0
 
 
-def _avatar_sheet(output: Path, cell: tuple[int, int]) -> int:
+def _avatar_sheet(output: Path, cell: tuple[int, int], look: str) -> int:
     import cv2
 
-    from avatar_live.face.builtin_head import build_builtin_head
+    from avatar_live.face.builtin import LOOKS, build_builtin_head
     from avatar_live.render.sheet import render_avatar_sheet
 
     if output.suffix.lower() not in SHEET_SUFFIXES:
         raise AvatarLiveError(f"cannot write {output}: use a {' or '.join(SHEET_SUFFIXES)} file name")
-    sheet = render_avatar_sheet(build_builtin_head(), cell_size=cell)
+    sheet = render_avatar_sheet(build_builtin_head(LOOKS[look]), cell_size=cell)
     ok, data = cv2.imencode(output.suffix.lower(), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     try:
         output.write_bytes(data.tobytes())
@@ -76,15 +76,29 @@ def _avatar_sheet(output: Path, cell: tuple[int, int]) -> int:
     return 0
 
 
+def _export_avatar(output: Path, *, vrm0: bool, look: str) -> int:
+    from avatar_live.avatars.export import export_avatar, vrm_version_for
+    from avatar_live.face.builtin import LOOKS, build_builtin_head
+
+    written = export_avatar(build_builtin_head(LOOKS[look]), output, vrm=vrm_version_for(output, vrm0=vrm0))
+    print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    return 0
+
+
 def _models(args: argparse.Namespace) -> int:
     from avatar_live import model_store
 
     adders = {"add-emoca": model_store.add_emoca, "add-emotion": model_store.add_emotion}
-    if args.models_command == "add-flame":
+    if args.models_command == "add-avatar":
+        stored = model_store.add_avatar(args.path, args.name)
+    elif args.models_command == "add-flame":
         stored = model_store.add_flame(args.path, embedding=args.embedding)
     elif args.models_command in adders:
         print(f"converting {args.folder} (under a minute)...")
         stored = adders[args.models_command](args.folder)
+    if args.models_command == "add-avatar":
+        print(f"stored avatar {stored.path.stem} in {stored.path}: use it with --avatar {stored.path.stem}")
+        return 0
     if args.models_command != "list":
         print(f"stored {stored.kind} model {stored.name} in {stored.path}")
         return 0
@@ -106,9 +120,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     _arm_interrupts()
 
     if args.command == "avatar-sheet":
-        return _avatar_sheet(args.output, args.cell)
+        return _avatar_sheet(args.output, args.cell, args.look)
     if args.command == "models":
         return _models(args)
+    if args.command == "export-avatar":
+        return _export_avatar(args.output, vrm0=args.vrm0, look=args.look)
     if args.command == "train":
         from avatar_live.training.command import train
 

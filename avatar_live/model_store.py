@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 HOME_ENV = "AVATAR_LIVE_HOME"
 METADATA_SUFFIX = ".json"
 # Folder under the store -> the kind a hand-placed file there is listed as.
-_FOLDER_KINDS = {"flame": "flame", "emoca": "emoca", "emotion": "emotion"}
+_FOLDER_KINDS = {"flame": "flame", "emoca": "emoca", "emotion": "emotion", "avatars": "avatar"}
+AVATAR_SUFFIXES = (".vrm", ".glb", ".gltf")
 INT8_SUFFIX = ".int8.onnx"
 WEIGHTS_SUFFIX = ".pt"
 
@@ -83,11 +84,13 @@ def _validate_embedding(path: Path) -> tuple[str, dict[str, int | str]]:
     raise AvatarLiveError(f"{path}: unknown embedding format (expected mediapipe_landmark_embedding.npz or DECA's .npy)")
 
 
-def _store(source: Path, kind: str, details: dict[str, int | str]) -> StoredModel:
-    """Copy a validated file into flame/ (atomically, replacing one of the same name) with its metadata."""
-    folder = store_root() / "flame"
+def _store(source: Path, kind: str, details: dict[str, int | str], *, folder_name: str = "flame",
+           name: str | None = None) -> StoredModel:
+    """Copy a validated file into `folder_name`/ under `name` (default: its own; atomically,
+    replacing one of the same name) with its metadata."""
+    folder = store_root() / folder_name
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / source.name
+    target = folder / (name or source.name)
     # Copy to a temporary name first so an interrupted copy never leaves a half file under the real name.
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{source.name}.")
     os.close(handle)
@@ -132,6 +135,37 @@ def add_flame(path: str | Path, embedding: str | Path | None = None) -> StoredMo
     if embedding_info is not None:
         _store(*embedding_info)
     return stored
+
+
+def add_avatar(path: str | Path, name: str | None = None) -> StoredModel:
+    """Validate a VRM or glTF avatar (it must load, with a head bone) and keep a copy by name.
+
+    Args:
+        path: a .vrm or .glb file (a .gltf with separate buffers cannot be copied alone:
+            convert it to .glb first).
+        name: what `--avatar NAME` will call it (default: the file's stem).
+
+    Raises:
+        AvatarLiveError: a file that does not load, or a bad name.
+    """
+    from avatar_live.avatars.gltf import load_avatar_file
+
+    path = Path(path).expanduser()
+    if path.suffix.lower() not in (".vrm", ".glb"):
+        raise AvatarLiveError(f"{path}: keep a .vrm or .glb file (a .gltf refers to other files: use it by path)")
+    name = name or path.stem
+    if not name or any(c in name for c in '/\\:') or name in ("builtin", "flame"):
+        raise AvatarLiveError(f"{name!r} cannot name an avatar: use letters, digits, - and _, not builtin or flame")
+    avatar = load_avatar_file(path)
+    details = {"vrm": avatar.vrm_version or "-", "primitives": len(avatar.primitives),
+               "expressions": len(avatar.expressions)}
+    return _store(path, "avatar", details, folder_name="avatars", name=name + path.suffix.lower())
+
+
+def stored_avatar(name: str) -> Path | None:
+    """The stored avatar file `--avatar NAME` means, or None."""
+    folder = store_root() / "avatars"
+    return next((folder / (name + suffix) for suffix in (".vrm", ".glb") if (folder / (name + suffix)).is_file()), None)
 
 
 def list_models() -> list[StoredModel]:

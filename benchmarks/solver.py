@@ -20,7 +20,7 @@ import numpy as np
 from avatar_live.capture.sources import VideoFileSource
 from avatar_live.console import filter_native_stderr
 from avatar_live.errors import AvatarLiveError
-from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.face.builtin import build_builtin_head
 from avatar_live.smoothing import FaceParamsSmoother, SmootherOptions
 from avatar_live.solver.landmark_solver import LandmarkSolver
 from avatar_live.tracking.facemesh import FaceMeshTracker

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avatar_live.errors import AvatarLiveError
-from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.face.builtin import build_builtin_head
 from avatar_live.pipeline.stages import RenderStage
 from avatar_live.render.backdrop import Backdrop, flatten, parse_backdrop
 from avatar_live.render.hud import Hud

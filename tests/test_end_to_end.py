@@ -98,7 +98,7 @@ def test_track_writes_one_record_per_frame(laughing):
 
 def _avatar_lip_gap(records) -> np.ndarray:
     """How far the built-in head's inner lips part (in its eye-scale units) for each record."""
-    from avatar_live.face.builtin_head import build_builtin_head
+    from avatar_live.face.builtin import build_builtin_head
     from avatar_live.face.rig import embed_landmarks, pose_rig
 
     rig = build_builtin_head()

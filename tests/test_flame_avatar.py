@@ -6,7 +6,7 @@ import flame_files
 import numpy as np
 import pytest
 
-from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.face.builtin import build_builtin_head
 from avatar_live.face.drive import FLAME_EXPRESSION_NAMES
 from avatar_live.face.flame import load_flame
 from avatar_live.face.flame_rig import flame_rig

@@ -15,7 +15,7 @@ import pytest
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.render.context import create_offscreen_context
-from avatar_live.render.renderer import load_program
+from avatar_live.render.frame import load_program
 
 
 class FakeContexts:

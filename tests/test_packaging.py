@@ -57,7 +57,7 @@ import avatar_live
 from avatar_live.learned.emotion import load_emotion_net
 from avatar_live.learned.expression import load_expression_net
 from avatar_live.render.context import create_offscreen_context
-from avatar_live.render.renderer import load_program, read_shader
+from avatar_live.render.frame import load_program, read_shader
 
 target = Path(sys.argv[1]).resolve()
 assert Path(avatar_live.__file__).resolve().is_relative_to(target), avatar_live.__file__

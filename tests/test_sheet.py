@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from avatar_live.errors import AvatarLiveError
-from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.face.builtin import build_builtin_head
 from avatar_live.render.sheet import SHEET_EXPRESSIONS, render_avatar_sheet
 from avatar_live.types import ARKIT_NAMES
 

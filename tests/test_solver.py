@@ -503,7 +503,7 @@ def test_a_closed_eye_does_not_vote_on_gaze():
 
 @pytest.fixture(scope="module")
 def head() -> Rig:
-    from avatar_live.face.builtin_head import build_builtin_head
+    from avatar_live.face.builtin import build_builtin_head
 
     return build_builtin_head()
 

@@ -4,7 +4,8 @@ Conventions:
 - The avatar is the user's counterpart facing the camera, not a mirror image: when the
   user turns to their left, the avatar turns to *its* left (towards the image's right).
   `FaceParams.rotation` is applied as is in avatar space (right-hand rule, y up, z towards
-  the viewer), as a rigid rotation about the rig's neck joint.
+  the viewer) to the rig's neck joint: the head turns, the shoulders stay, and the skin
+  weights blend the neck between them.
 - Gaze: positive yaw turns the eyes towards the avatar's left (+x), positive pitch up.
 - Returned frames are RGB uint8, top row first.
 """
@@ -12,9 +13,7 @@ Conventions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 
-import cv2
 import moderngl
 import numpy as np
 
@@ -29,8 +28,8 @@ from avatar_live.face.rig import (
     pose_rig,
     vertex_normals,
 )
-from avatar_live.render.backdrop import Backdrop, cover
-from avatar_live.render.context import create_offscreen_context
+from avatar_live.render.backdrop import Backdrop
+from avatar_live.render.frame import FrameTarget, in_context, load_program
 from avatar_live.types import FaceParams
 
 MAX_GAZE = np.radians(30.0)
@@ -39,11 +38,11 @@ MAX_GAZE = np.radians(30.0)
 FIELD_OF_VIEW = np.radians(24.0)
 """Vertical field of view; narrow, like a portrait lens, so the face is not distorted."""
 
-FRAME_HEIGHT = 3.9
+FRAME_HEIGHT = 5.2
 """Frame height in units of `rig.eye_scale` (outer eye corner distance): a human head is
-about 2.5 of them tall, so this shows the whole head and a bit of neck."""
+about 2.5 of them tall, so this frames head and shoulders, as a webcam does."""
 
-EYE_LINE = 0.42
+EYE_LINE = 0.37
 """Where the eyes sit, as a fraction of the frame height from the top (portrait framing)."""
 
 MATERIAL_SHADING: dict[str, tuple[float, float, float, float]] = {
@@ -62,41 +61,6 @@ MATERIAL_SHADING: dict[str, tuple[float, float, float, float]] = {
 """How each material in `rig.MATERIALS` responds to light (the shader's `u_material`)."""
 
 _MAX_MATERIALS = 16  # size of the shader's u_material array
-
-
-def read_shader(name: str) -> str:
-    """The source of a shader shipped in the package (`avatar_live/shaders/`).
-
-    Args:
-        name: the file name, e.g. "head.vert".
-
-    Returns:
-        The GLSL source.
-
-    Raises:
-        AvatarLiveError: the installed package lacks the file.
-    """
-    source = resources.files("avatar_live") / "shaders" / name
-    if not source.is_file():
-        raise AvatarLiveError(f"shader {source} is missing; reinstall avatar-live (its shaders are package data)")
-    return source.read_text(encoding="utf-8")
-
-
-def load_program(ctx: moderngl.Context, vertex: str, fragment: str) -> moderngl.Program:
-    """Compile a program from two shaders shipped in the package (see `read_shader`).
-
-    Args:
-        ctx: the OpenGL context.
-        vertex: vertex shader file name, e.g. "head.vert".
-        fragment: fragment shader file name, e.g. "head.frag".
-
-    Returns:
-        The linked program.
-
-    Raises:
-        AvatarLiveError: a shader file is missing.
-    """
-    return ctx.program(vertex_shader=read_shader(vertex), fragment_shader=read_shader(fragment))
 
 
 @dataclass(frozen=True)
@@ -152,12 +116,9 @@ class AvatarRenderer:
         self._owns_context = owns_context
         self._driver = RigDriver(rig)
         self._eye_joints = (JOINT_NAMES.index("left_eye"), JOINT_NAMES.index("right_eye"))
-        self._pivot = rig.joints[JOINT_NAMES.index("neck")].astype(np.float64)
+        self._neck = JOINT_NAMES.index("neck")
         self._camera = _frame_camera(rig, width / height)
         self._joint_rotations = np.zeros((len(JOINT_NAMES), 3))
-        # RGBA readback is a plain copy on software OpenGL, RGB readback converts slowly.
-        self._readback = np.empty((height, width, 4), np.uint8)
-        self._rgb = None if options.backdrop.transparent else np.empty((height, width, 3), np.uint8)
 
         self._head = load_program(ctx, "head.vert", "head.frag")
         self._head["u_view_proj"].write(self._camera.view_proj.T.astype("f4").tobytes())
@@ -185,14 +146,7 @@ class AvatarRenderer:
             index_element_size=4,
         )
 
-        self._target = _framebuffer(ctx, (width, height), samples, depth=True)
-        # Multisampled buffers cannot be read directly; they are resolved into this one.
-        self._resolved = _framebuffer(ctx, (width, height), 0, depth=False) if samples else self._target
-        # The backdrop never changes: draw it once, copy it in each frame (a memcpy on
-        # software OpenGL, where shading it every frame costs about a millisecond).
-        self._backdrop = _framebuffer(ctx, (width, height), samples, depth=False)
-        _draw_backdrop(ctx, self._backdrop, options.backdrop, (width, height))
-        self._unpremultiply = options.backdrop.transparent and samples > 0
+        self._frame = FrameTarget(ctx, (width, height), samples, options.backdrop)
 
     @classmethod
     def create_from_options(
@@ -217,20 +171,8 @@ class AvatarRenderer:
         if width <= 0 or height <= 0:
             raise AvatarLiveError(f"render size must be positive, got {width} x {height}")
         _check_rig(rig)
-        owns_context = ctx is None
-        if ctx is None:
-            ctx = create_offscreen_context()
-        try:
-            samples = options.samples
-            if samples is None:
-                samples = 0 if is_software_renderer(ctx) else min(4, ctx.max_samples)
-            if samples > ctx.max_samples:
-                raise AvatarLiveError(f"{samples} MSAA samples requested, this OpenGL allows {ctx.max_samples}")
-            return cls(rig, options, ctx, owns_context, samples if samples > 1 else 0)
-        except BaseException:
-            if owns_context:
-                ctx.release()
-            raise
+        return in_context(ctx, options.samples,
+                          lambda context, owns, samples: cls(rig, options, context, owns, samples))
 
     @property
     def size(self) -> tuple[int, int]:
@@ -253,6 +195,7 @@ class AvatarRenderer:
         """
         params.check_shapes()
         joints = self._eye_rotations(params.gaze)
+        joints[self._neck] = params.rotation
         self._driver.set_jaw(joints, params)
         vertices = pose_rig(self._rig, self._driver.weights(params), joints)
         self._positions.write(vertices)
@@ -260,39 +203,21 @@ class AvatarRenderer:
         self._head["u_model"].write(self._model_matrix(params).T.astype("f4").tobytes())
 
         ctx = self._ctx
-        ctx.copy_framebuffer(self._target, self._backdrop)
-        # Clear depth only (keeping the backdrop); moderngl applies masks on use().
-        self._target.color_mask = (False, False, False, False)
-        self._target.use()
-        self._target.clear(depth=1.0)
-        self._target.color_mask = (True, True, True, True)
-        self._target.use()
+        self._frame.begin()
         # Culling back faces halves the rasterised triangles; it needs rigs to be wound
         # counter-clockwise seen from where the surface is visible (as Rig documents).
         ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         ctx.disable(moderngl.BLEND)
         ctx.front_face = "ccw"
         self._head_vao.render(moderngl.TRIANGLES)
-        if self._resolved is not self._target:
-            ctx.copy_framebuffer(self._resolved, self._target)
-        self._resolved.read_into(self._readback, components=4)
-        if self._rgb is None:
-            if self._unpremultiply:
-                _unpremultiply(self._readback)
-            # OpenGL reads bottom row first; the flipped copy is also the caller's own array.
-            return cv2.flip(self._readback, 0)
-        cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB, dst=self._rgb)
-        return cv2.flip(self._rgb, 0)
+        return self._frame.finish()
 
     def release(self) -> None:
         """Free every GL resource (and the context, when this renderer created it)."""
-        resources = [self._head_vao, self._head, self._positions, self._normals, self._colors, self._materials, self._indices]
-        for framebuffer in {self._target, self._resolved, self._backdrop}:
-            resources += [*framebuffer.color_attachments, framebuffer]
-            if framebuffer.depth_attachment is not None:
-                resources.append(framebuffer.depth_attachment)
-        for resource in resources:
+        for resource in (self._head_vao, self._head, self._positions, self._normals, self._colors, self._materials,
+                         self._indices):
             resource.release()
+        self._frame.release()
         if self._owns_context:
             self._ctx.release()
 
@@ -305,62 +230,12 @@ class AvatarRenderer:
         return self._joint_rotations
 
     def _model_matrix(self, params: FaceParams) -> np.ndarray:
-        """4 x 4 rigid head pose: rotation about the neck, then the on-screen follow."""
+        """4 x 4: the on-screen follow (the head's turn is the neck joint's, in `render`)."""
         model = np.eye(4)
-        rotation = axis_angle_to_matrix(params.rotation)
-        model[:3, :3] = rotation
         # Translation x, y are in units of the face's size, which the rig's eye_scale is.
         follow = self._options.follow_translation * float(self._rig.eye_scale)
-        model[:3, 3] = self._pivot - rotation @ self._pivot
-        model[:2, 3] += follow * params.translation[:2].astype(np.float64)
+        model[:2, 3] = follow * params.translation[:2].astype(np.float64)
         return model
-
-
-def is_software_renderer(ctx: moderngl.Context) -> bool:
-    """Whether `ctx` rasterises on the CPU (Mesa llvmpipe/softpipe, SwiftShader)."""
-    renderer = ctx.info["GL_RENDERER"].lower()
-    return any(name in renderer for name in ("llvmpipe", "softpipe", "swiftshader", "software"))
-
-
-def _framebuffer(ctx: moderngl.Context, size: tuple[int, int], samples: int, *, depth: bool) -> moderngl.Framebuffer:
-    """An RGBA8 framebuffer, with a depth buffer when `depth`, multisampled when `samples`."""
-    return ctx.framebuffer(
-        color_attachments=[ctx.renderbuffer(size, 4, samples=samples)],
-        depth_attachment=ctx.depth_renderbuffer(size, samples=samples) if depth else None,
-    )
-
-
-def _draw_backdrop(ctx: moderngl.Context, target: moderngl.Framebuffer, backdrop: Backdrop,
-                   size: tuple[int, int]) -> None:
-    """Fill `target` with the backdrop (alpha 0 where transparent)."""
-    ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
-    target.use()
-    if backdrop.kind in ("color", "transparent"):
-        target.clear(*backdrop.color, 0.0 if backdrop.transparent else 1.0)
-        return
-    if backdrop.kind == "image":
-        program = load_program(ctx, "fullscreen.vert", "blit.frag")
-        texture = ctx.texture(size, 3, cover(backdrop.image, size).tobytes(), alignment=1)
-        texture.use(0)
-        program["u_image"].value = 0
-        resources = [program, texture]
-    else:
-        program = load_program(ctx, "fullscreen.vert", "background.frag")
-        program["u_color"].value = tuple(float(c) for c in backdrop.color)
-        program["u_aspect"].value = size[0] / size[1]
-        resources = [program]
-    vao = ctx.vertex_array(program, [])
-    vao.render(moderngl.TRIANGLES, vertices=3)
-    for resource in (vao, *resources):
-        resource.release()
-
-
-def _unpremultiply(rgba: np.ndarray) -> None:
-    """Straight alpha from a multisampled edge's premultiplied colour, in place (H x W x 4)."""
-    alpha = rgba[:, :, 3]
-    edge = (alpha > 0) & (alpha < 255)
-    scale = 255.0 / alpha[edge].astype(np.float32)
-    rgba[edge, :3] = np.clip(rgba[edge, :3] * scale[:, None], 0, 255).astype(np.uint8)
 
 
 def _check_rig(rig: Rig) -> None:

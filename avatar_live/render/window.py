@@ -16,7 +16,7 @@ import moderngl
 import numpy as np
 
 from avatar_live.errors import AvatarLiveError
-from avatar_live.render.renderer import load_program
+from avatar_live.render.frame import load_program
 
 _SPECIAL_KEYS: dict[int, str] = {
     glfw.KEY_ESCAPE: "escape",

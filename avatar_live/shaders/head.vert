@@ -1,7 +1,7 @@
 #version 330 core
 // The posed rig: positions and normals change every frame, albedo and material do not.
 
-uniform mat4 u_model;      // rigid head pose: rotation about the neck plus on-screen follow
+uniform mat4 u_model;      // the on-screen follow (the head turns through the neck joint, on the CPU)
 uniform mat4 u_view_proj;
 
 in vec3 in_position;

@@ -19,7 +19,7 @@ import numpy as np
 
 from avatar_live.encoders.base import FaceInput, read
 from avatar_live.encoders.expression import LearnedExpression
-from avatar_live.face.builtin_head import build_builtin_head
+from avatar_live.face.builtin import build_builtin_head
 from avatar_live.learned.emotion import LEARNED_CLASSES, EmotionNet, save_emotion_net
 from avatar_live.learned.expression import ExpressionNet
 from avatar_live.learned.features import FEATURE_SIZE, mirror_arkit
