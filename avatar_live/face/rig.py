@@ -18,7 +18,8 @@ JOINT_NAMES: tuple[str, ...] = ("global", "neck", "jaw", "left_eye", "right_eye"
 
 JOINT_PARENTS = np.array([-1, 0, 1, 1, 1], dtype=np.int64)
 
-MATERIALS: tuple[str, ...] = ("skin", "sclera", "iris", "pupil", "mouth", "teeth", "tongue", "hair", "lips", "brow")
+MATERIALS: tuple[str, ...] = ("skin", "sclera", "iris", "pupil", "mouth", "teeth", "tongue", "hair", "lips", "brow",
+                              "cloth")
 """Material names a rig's vertices may carry; the renderer shades by material."""
 
 

@@ -45,6 +45,10 @@ about 2.5 of them tall, so this frames head and shoulders, as a webcam does."""
 EYE_LINE = 0.37
 """Where the eyes sit, as a fraction of the frame height from the top (portrait framing)."""
 
+CLOSE_UP = (3.1, 0.46)
+"""(frame height, eye line) of the close-up on the face (`RenderOptions.close_up`): the
+avatar sheet's, where every blendshape must be seen in a small cell."""
+
 MATERIAL_SHADING: dict[str, tuple[float, float, float, float]] = {
     # name: (share of direct lighting, specular strength, shininess, rim strength)
     "skin": (1.0, 0.22, 20.0, 0.35),
@@ -57,6 +61,7 @@ MATERIAL_SHADING: dict[str, tuple[float, float, float, float]] = {
     "hair": (1.0, 0.08, 10.0, 0.5),
     "lips": (1.0, 0.45, 36.0, 0.2),
     "brow": (1.0, 0.05, 8.0, 0.2),
+    "cloth": (1.0, 0.05, 8.0, 0.2),
 }
 """How each material in `rig.MATERIALS` responds to light (the shader's `u_material`)."""
 
@@ -76,12 +81,14 @@ class RenderOptions:
         samples: multisample anti-aliasing samples (0 or 1 turns it off); None picks 4
             on a GPU and none on software OpenGL (llvmpipe), where 4x MSAA more than
             doubles the frame time.
+        close_up: frame the face alone (`CLOSE_UP`) instead of head and shoulders.
     """
 
     size: tuple[int, int] = (640, 480)
     backdrop: Backdrop = Backdrop()
     follow_translation: float = 0.3
     samples: int | None = None
+    close_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ class AvatarRenderer:
         self._driver = RigDriver(rig)
         self._eye_joints = (JOINT_NAMES.index("left_eye"), JOINT_NAMES.index("right_eye"))
         self._neck = JOINT_NAMES.index("neck")
-        self._camera = _frame_camera(rig, width / height)
+        self._camera = _frame_camera(rig, width / height, *(CLOSE_UP if options.close_up else (FRAME_HEIGHT, EYE_LINE)))
         self._joint_rotations = np.zeros((len(JOINT_NAMES), 3))
 
         self._head = load_program(ctx, "head.vert", "head.frag")
@@ -252,7 +259,7 @@ def _check_rig(rig: Rig) -> None:
         raise AvatarLiveError(f"rig {rig.name!r}: material index out of range (there are {len(MATERIALS)})")
 
 
-def _frame_camera(rig: Rig, aspect: float) -> _Camera:
+def _frame_camera(rig: Rig, aspect: float, frame_height: float, eye_line: float) -> _Camera:
     """A camera on +z framing the neutral head by its eyes and `eye_scale`.
 
     Framing by the eyes rather than the mesh's bounding box keeps heads of different
@@ -261,6 +268,8 @@ def _frame_camera(rig: Rig, aspect: float) -> _Camera:
     Args:
         rig: the avatar (uses the eye joints and eye_scale).
         aspect: frame width / height.
+        frame_height: the frame's height in eye scales (`FRAME_HEIGHT`).
+        eye_line: where the eyes sit, from the top, as a fraction of the height (`EYE_LINE`).
 
     Returns:
         The camera.
@@ -268,8 +277,8 @@ def _frame_camera(rig: Rig, aspect: float) -> _Camera:
     unit = float(rig.eye_scale)
     eyes = rig.joints[[JOINT_NAMES.index("left_eye"), JOINT_NAMES.index("right_eye")]].astype(np.float64).mean(axis=0)
     # Narrow frames still need the head's width (about 1.7 units) with some room.
-    half_height = max(FRAME_HEIGHT * unit, 2.4 * unit / aspect) / 2.0
-    centre = eyes - np.array([0.0, (0.5 - EYE_LINE) * 2.0 * half_height, 0.0])
+    half_height = max(frame_height * unit, 2.4 * unit / aspect) / 2.0
+    centre = eyes - np.array([0.0, (0.5 - eye_line) * 2.0 * half_height, 0.0])
     tan_y = np.tan(FIELD_OF_VIEW / 2.0)
     distance = half_height / tan_y
     eye = centre + np.array([0.0, 0.0, distance])

@@ -110,7 +110,7 @@ def render_avatar_sheet(rig: Rig, *, cell_size: tuple[int, int] = (240, 240), co
     sheet[:] = _BACKGROUND
     _put_text(sheet, f"avatar-live: {rig.name}", (line, 3 * line), 1.6 * font, _TEXT, 2 * thickness)
 
-    renderer = AvatarRenderer.create_from_options(rig, RenderOptions(size=(width, height)))
+    renderer = AvatarRenderer.create_from_options(rig, RenderOptions(size=(width, height), close_up=True))
     try:
         for k, cell in enumerate(cells):
             x, y = (k % columns) * width, title_height + (k // columns) * (height + strip)

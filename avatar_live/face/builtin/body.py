@@ -72,4 +72,4 @@ def body_part(look: Look) -> Part:
     rim = np.repeat(np.arange(len(rows)) <= 1, len(lon))
     shade = np.where(rim, 0.72, 0.9 + 0.1 * ramp(share, 0.0, 0.1) - 0.15 * ramp(share, 0.4, 1.0))
     # The renderer has no cloth material; the brows' matte response suits fabric.
-    return Part(points, faces, np.full(len(points), MATERIAL_ID["brow"]), look.color("top") * shade[:, None])
+    return Part(points, faces, np.full(len(points), MATERIAL_ID["cloth"]), look.color("top") * shade[:, None])
