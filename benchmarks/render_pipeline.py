@@ -2,7 +2,7 @@
 
 Goal for the first slice: >= 30 fps end to end on a 2-core CPU.
 
-    python benchmarks/render_pipeline.py [VIDEO] [--size 640x480] [--no-hud]
+    python benchmarks/render_pipeline.py [VIDEO] [--size 640x480] [--no-hud] [--avatar builtin|FILE.vrm]
 
 VIDEO defaults to ../shared/data/video/WolfgangLanger_Pexels.mp4.
 """
@@ -27,11 +27,12 @@ def main() -> None:
     parser.add_argument("video", nargs="?", default=str(DEFAULT_VIDEO))
     parser.add_argument("--size", type=_size, default=(640, 480))
     parser.add_argument("--no-hud", action="store_true")
+    parser.add_argument("--avatar", default="builtin", help="builtin, or a .vrm/.glb file")
     args = parser.parse_args()
     filter_native_stderr()
     logging.basicConfig(level=logging.WARNING)
-    report = run_bench(args.video, AppOptions(size=args.size, hud=not args.no_hud))
-    print(f"{Path(args.video).name}, {args.size[0]}x{args.size[1]}, HUD {'off' if args.no_hud else 'on'}, "
+    report = run_bench(args.video, AppOptions(size=args.size, hud=not args.no_hud, avatar=args.avatar))
+    print(f"{Path(args.video).name}, {args.avatar}, {args.size[0]}x{args.size[1]}, HUD {'off' if args.no_hud else 'on'}, "
           f"{platform.processor() or platform.machine()}")
     print(format_report(report))
 
