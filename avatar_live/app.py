@@ -193,14 +193,15 @@ def _make_emoca(options: AppOptions, *, live: bool) -> Readout | None:
     from avatar_live.model_store import emoca_files
 
     encoder, emotion = emoca_files()
-    # Live, the encoder runs beside the display on one CPU thread, leaving the other cores
-    # to capture, tracking and rendering; offline it is the bottleneck and gets them all.
+    # Live on a CPU, the encoder runs beside the display on one thread, leaving the other
+    # cores to capture, tracking and rendering; offline it is the bottleneck and gets them all.
     regressor = EmocaRegressor.create_from_options(
         EmocaOptions(encoder, emotion, options.backend, cpu_threads=1 if live else None))
     if emotion is None:
         log.info("EMOCA's emotion model is not imported (`models add-emotion`): emotion from the %s read-out",
                  options.emotion)
-    return BackgroundReadout(regressor) if live else regressor
+    # On a GPU it keeps up with the camera: every face is encoded, in its own frame.
+    return BackgroundReadout(regressor) if live and not regressor.keeps_up else regressor
 
 
 def _expression_readout(options: AppOptions, solver: LandmarkSolver) -> Readout:

@@ -96,3 +96,22 @@ def test_a_read_out_error_reaches_the_pipeline():
     with pytest.raises(RuntimeError, match="encoder broke"):
         _submit(background, 2)
     background.close()
+
+
+class _Backend:
+    """Just what EmocaRegressor asks of a backend to describe itself."""
+
+    def __init__(self, name, precision):
+        self.name, self.precision = name, precision
+
+
+@pytest.mark.parametrize("backend, precision, keeps_up", [
+    ("tensorrt", "fp16", True), ("torch-cuda", "fp16", True),
+    ("onnxruntime-int8", "int8", False), ("torch-cpu", "fp32", False),
+])
+def test_emoca_on_a_gpu_encodes_every_frame_and_says_how(backend, precision, keeps_up):
+    from avatar_live.encoders.emoca_regressor import EmocaRegressor
+
+    regressor = EmocaRegressor(_Backend(backend, precision), None)
+    assert regressor.keeps_up is keeps_up  # in line (every face) on a GPU, in the background on a CPU
+    assert regressor.describe() == f"emoca {backend} {precision}"  # the HUD's label

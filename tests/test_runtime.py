@@ -138,7 +138,8 @@ class FakeBackend(InferenceBackend):
 
 @pytest.mark.parametrize(("missing", "gpu", "int8", "expected"), [
     (set(), True, True, "tensorrt"),
-    ({"pycuda"}, True, True, "torch-cuda"),
+    ({"pycuda"}, True, True, "tensorrt"),  # torch or cuda-python give TensorRT its buffers too
+    ({"tensorrt"}, True, True, "torch-cuda"),
     ({"tensorrt"}, False, True, "onnxruntime-int8"),
     ({"tensorrt"}, False, False, "onnxruntime"),
     ({"tensorrt", "onnxruntime"}, False, True, "torch-cpu"),

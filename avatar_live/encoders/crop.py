@@ -26,6 +26,8 @@ class Crop:
 
     Attributes:
         image: 224 x 224 x 3 float32 RGB in [0, 1] (EMOCA takes no mean/std normalization).
+        pixels: the same crop as 224 x 224 x 3 uint8 RGB (`image` is pixels / 255): what a
+            GPU backend uploads, a quarter of the bytes, converting on the GPU.
         transform: 2 x 3 float64 affine map from image pixels to crop pixels.
         inverse: 2 x 3 float64 affine map from crop pixels back to image pixels.
         center: (x, y) of the box in image pixels.
@@ -33,6 +35,7 @@ class Crop:
     """
 
     image: np.ndarray
+    pixels: np.ndarray
     transform: np.ndarray
     inverse: np.ndarray
     center: tuple[float, float]
@@ -88,4 +91,5 @@ def crop_face(image: np.ndarray, landmarks: np.ndarray) -> Crop:
     warped = cv2.warpAffine(
         image, transform, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
-    return Crop(image=warped.astype(np.float32) / 255.0, transform=transform, inverse=inverse, center=(cx, cy), side=side)
+    return Crop(image=warped.astype(np.float32) / 255.0, pixels=warped, transform=transform, inverse=inverse,
+                center=(cx, cy), side=side)

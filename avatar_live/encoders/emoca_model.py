@@ -6,17 +6,21 @@ Linear 1024->N with no output activation. `EmocaEncoder` runs both on a 224 x 22
 and splits E_flame's 236 outputs into FLAME codes, with E_expression's 50 replacing the
 expression. `EmotionMLP` is EmoDECA's MLP on shape | expression | jaw pose.
 
-torchvision is not needed: the trunk is written out here so only torch is required.
+torchvision is not needed: the trunk is written out here so only torch is required
+(`benchmarks/gpu_check.py` relies on that: it runs where only torch is installed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from avatar_live.encoders.crop import CROP_SIZE
+# Equal to `encoders.crop.CROP_SIZE` (a test checks); not imported from there because
+# crop.py needs numpy and OpenCV, and this module must import with torch alone.
+CROP_SIZE = 224
 
 # FLAME code layout of E_flame's output, in order (DECA's param_list).
 CODE_SIZES: dict[str, int] = {"shape": 100, "tex": 50, "exp": 50, "pose": 6, "cam": 3, "light": 27}
@@ -141,12 +145,16 @@ class EmocaEncoder(nn.Module):
     """E_flame and E_expression together: crops -> FLAME codes.
 
     `forward` returns a tuple in `CODE_SIZES` order (what ONNX export needs);
-    `encode` returns the same as `EmocaCodes`.
+    `encode` returns the same as `EmocaCodes`. `branches` and `combine` split the forward
+    pass into its two independent networks, which the torch backend runs concurrently.
 
     Args:
         e_flame: the FLAME-code regressor.
         e_expression: the expression regressor whose output replaces E_flame's expression.
     """
+
+    label = "EMOCA encoder"
+    """What the torch backend calls this model in its log lines."""
 
     def __init__(self, e_flame: EFlame, e_expression: EExpression) -> None:
         super().__init__()
@@ -157,8 +165,18 @@ class EmocaEncoder(nn.Module):
         """B x 3 x 224 x 224 RGB in [0, 1], no mean/std normalization -> codes in `CODE_SIZES` order."""
         if image.dim() != 4 or tuple(image.shape[1:]) != (3, CROP_SIZE, CROP_SIZE):
             raise ValueError(f"image must be B x 3 x {CROP_SIZE} x {CROP_SIZE}, got {tuple(image.shape)}")
-        codes = dict(zip(CODE_SIZES, torch.split(self.e_flame(image), list(CODE_SIZES.values()), dim=1)))
-        codes["exp"] = self.e_expression(image)
+        return self.combine([branch(image) for branch in self.branches()])
+
+    def branches(self) -> tuple[nn.Module, ...]:
+        """The two regressors; each reads only the image, so they can run at the same time."""
+        return (self.e_flame, self.e_expression)
+
+    @staticmethod
+    def combine(outputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """The branches' outputs (E_flame's, E_expression's) -> codes in `CODE_SIZES` order."""
+        flame, expression = outputs
+        codes = dict(zip(CODE_SIZES, torch.split(flame, list(CODE_SIZES.values()), dim=1)))
+        codes["exp"] = expression
         return tuple(codes.values())
 
     def encode(self, image: torch.Tensor) -> EmocaCodes:

@@ -1,6 +1,7 @@
 """Pick the fastest inference backend this machine can run, and say why.
 
-Order: TensorRT (needs tensorrt, pycuda and a CUDA GPU) -> torch on CUDA -> ONNX Runtime
+Order: TensorRT (needs tensorrt, one CUDA memory library of pycuda, torch or cuda-python,
+and a CUDA GPU) -> torch on CUDA -> ONNX Runtime
 on the CPU with the INT8 model -> ONNX Runtime float32 -> torch on the CPU. One log line
 names the choice and why each better one was skipped; `prefer` forces one backend and
 fails clearly when it cannot run here.
@@ -19,6 +20,9 @@ from avatar_live.runtime.base import InferenceBackend, ModelFiles
 log = logging.getLogger(__name__)
 
 BACKEND_NAMES = ("tensorrt", "torch-cuda", "onnxruntime-int8", "onnxruntime", "torch-cpu")
+# Any one of these gives TensorRT its device buffers (see device_memory for the order);
+# cuda-python by its modules, as other packages share its `cuda` namespace.
+TENSORRT_MEMORY_MODULES = ("pycuda", "torch", "cuda.bindings", "cuda.cudart")
 
 
 def installed(module: str) -> bool:
@@ -59,13 +63,19 @@ def unavailable_reason(name: str, model: ModelFiles) -> str | None:
     if name.startswith("torch") and (model.torch_factory is None or model.onnx is None):
         # The ONNX export names the torch module's inputs and outputs.
         return "no torch model"
-    modules = {"tensorrt": ("tensorrt", "pycuda"), "onnxruntime": ("onnxruntime",)}.get(
-        name.removesuffix("-int8"), ("torch",))
-    labels = {"tensorrt": "TensorRT", "pycuda": "pycuda", "onnxruntime": "ONNX Runtime", "torch": "torch"}
-    for module in modules:
-        if not installed(module):
-            return f"{labels[module]} not installed"
-    if name in ("tensorrt", "torch-cuda") and not cuda_gpu():
+    if name == "tensorrt":
+        if not installed("tensorrt"):
+            return "TensorRT not installed"
+        if not any(installed(module) for module in TENSORRT_MEMORY_MODULES):
+            return "no CUDA memory library (pycuda, torch or cuda-python) installed"
+        # Whether one of them reaches a GPU is left to the backend, which tries each in
+        # turn (a CPU-only torch beside cuda-python is fine) and says why none did.
+        return None
+    if name.startswith("onnxruntime") and not installed("onnxruntime"):
+        return "ONNX Runtime not installed"
+    if name.startswith("torch") and not installed("torch"):
+        return "torch not installed"
+    if name == "torch-cuda" and not cuda_gpu():
         return "no CUDA GPU"
     return None
 
