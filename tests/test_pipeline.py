@@ -99,3 +99,24 @@ def test_pacing_plays_a_file_in_real_time():
     started = time.perf_counter()
     Pipeline(CountingSource(20), [Slow("a", 0)], live=True, pace=True).start().drain()
     assert time.perf_counter() - started >= 0.18  # 20 frames at 100 fps
+
+
+def test_blas_runs_on_one_thread_while_the_pipeline_runs_and_is_restored_after():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    class Probe:
+        name = "probe"
+        seen: list = []
+
+        def __call__(self, packet):
+            Probe.seen.append(blas_threads())
+            return packet
+
+    with threadpool_limits(limits=2, user_api="blas"):  # as on a 2-core machine, whatever this one has
+        before = blas_threads()
+        Pipeline(CountingSource(3), [Probe()], live=False).start().drain()
+        assert Probe.seen and all(threads == [1] * len(before) for threads in Probe.seen)
+        assert blas_threads() == before
