@@ -518,3 +518,19 @@ def test_cuda_python_buffers_round_trip_and_are_freed(monkeypatch):
 def test_select_needs_tensorrt_and_any_memory_library(monkeypatch, model, installed, reason):
     monkeypatch.setattr(select, "installed", lambda name: name in installed)
     assert select.unavailable_reason("tensorrt", select.ModelFiles(model)) == reason
+
+
+def test_select_builds_tensorrt_first_and_it_matches_the_reference(trt, memory, model, tmp_path, monkeypatch, caplog):
+    """With TensorRT and a GPU, `select_backend` builds the engine, says so, and its outputs
+    agree with the model's own (here: the fake engine's formula) at every batch size."""
+    from avatar_live.runtime.base import max_relative_error
+
+    monkeypatch.setattr(select, "installed", lambda name: True)
+    with caplog.at_level(logging.INFO, logger="avatar_live.runtime.select"):
+        chosen = select.select_backend(select.ModelFiles(model), cache_dir=tmp_path)
+    assert caplog.messages[-1] == "inference backend: tensorrt on cuda:0 (NVIDIA H200), fp16"
+    images = np.random.default_rng(0).random((8, 3, 224, 224), dtype=np.float32)
+    expected = images.reshape(8, -1).sum(axis=1, keepdims=True) * WEIGHTS
+    for batch in (8, 3, 1):
+        assert max_relative_error(chosen.run({"image": images[:batch]}), {"params": expected[:batch]}) < 1e-6
+    chosen.close()
