@@ -52,6 +52,8 @@ class _DrawItem:
     buffers: list[moderngl.Buffer]
     vao: moderngl.VertexArray
     texture: moderngl.Texture | None
+    morphed: bool = False
+    """Whether `positions` holds morphed (not rest) positions."""
 
 
 class GltfRenderer:
@@ -121,10 +123,13 @@ class GltfRenderer:
             texture.write(np.ascontiguousarray(joint_matrices(skin, globals_).transpose(0, 2, 1), "f4"))
         for item, weights in zip(self._items, self._driver.morph_weights(params)):
             active = np.flatnonzero(weights > 1e-3)
+            if not active.size and not item.morphed:
+                continue  # the buffer already holds the rest positions (most primitives: hair, clothes)
             positions = item.primitive.positions
             if active.size:
                 positions = positions + np.tensordot(weights[active], item.primitive.targets[active], axes=1)
             item.positions.write(np.ascontiguousarray(positions, "f4"))
+            item.morphed = bool(active.size)
 
         model = _placement(self._root, params, self._options.follow_translation)
         program = self._program
