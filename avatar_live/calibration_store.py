@@ -21,24 +21,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 
 from avatar_live.errors import AvatarLiveError
+from avatar_live.user_folders import data_folder
 
 log = logging.getLogger(__name__)
-
-HOME_ENV = "AVATAR_LIVE_HOME"
-"""Overrides the user data folder; the same variable as `model_store.HOME_ENV` (not imported:
-that module pulls in the face models)."""
 
 _KIND = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _SLUG_LENGTH = 48
 
 
 def calibration_root() -> Path:
-    """`calibration/` under `$AVATAR_LIVE_HOME`, else under the user data folder."""
-    override = os.environ.get(HOME_ENV)
-    return (Path(override) if override else platformdirs.user_data_path("avatar-live")) / "calibration"
+    """`calibration/` in the user data folder (`user_folders.data_folder`)."""
+    return data_folder() / "calibration"
 
 
 def neutral_path(key: str, kind: str) -> Path:

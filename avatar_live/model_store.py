@@ -28,8 +28,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.embeddings import load_deca_embedding, load_mediapipe_embedding
 from avatar_live.face.flame import (
@@ -38,10 +36,10 @@ from avatar_live.face.flame import (
     load_flame,
 )
 from avatar_live.runtime.base import ModelFiles
+from avatar_live.user_folders import data_folder
 
 log = logging.getLogger(__name__)
 
-HOME_ENV = "AVATAR_LIVE_HOME"
 METADATA_SUFFIX = ".json"
 # Folder under the store -> the kind a hand-placed file there is listed as.
 _FOLDER_KINDS = {"flame": "flame", "emoca": "emoca", "emotion": "emotion", "avatars": "avatar"}
@@ -72,8 +70,7 @@ class StoredModel:
 
 def store_root() -> Path:
     """The store's directory: `$AVATAR_LIVE_HOME` if set, else the user data dir."""
-    override = os.environ.get(HOME_ENV)
-    return Path(override) if override else Path(platformdirs.user_data_dir("avatar-live"))
+    return data_folder()
 
 
 def _validate_embedding(path: Path) -> tuple[str, dict[str, int | str]]:

@@ -42,14 +42,12 @@ def inductor_cache_dir() -> Path:
     platformdirs is imported lazily (GPU check machines lack it); without it
     `~/.cache/avatar-live/inductor` is used.
     """
-    override = os.environ.get("AVATAR_LIVE_CACHE")
-    if override:
-        return Path(override) / "inductor"
     try:
-        import platformdirs
-    except ImportError:
-        return Path.home() / ".cache" / "avatar-live" / "inductor"
-    return platformdirs.user_cache_path("avatar-live") / "inductor"
+        from avatar_live.user_folders import cache_folder
+    except ImportError:  # no platformdirs
+        override = os.environ.get("AVATAR_LIVE_CACHE")
+        return (Path(override) if override else Path.home() / ".cache" / "avatar-live") / "inductor"
+    return cache_folder() / "inductor"
 
 
 def prepare_input(tensor: torch.Tensor, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:

@@ -11,6 +11,7 @@ import pytest
 
 from avatar_live import model_store
 from avatar_live.errors import AvatarLiveError
+from avatar_live.user_folders import HOME_ENV
 
 INSTALL = "install the emoca extra (EXTRAS=dev,emoca ./install.sh, or pip install 'avatar-live[emoca]')"
 
@@ -18,7 +19,7 @@ INSTALL = "install the emoca extra (EXTRAS=dev,emoca ./install.sh, or pip instal
 @pytest.mark.parametrize("missing", ["torch", "onnx"])
 @pytest.mark.parametrize("kind", ["emoca", "emotion"])
 def test_add_without_torch_or_onnx_names_the_missing_module(tmp_path, monkeypatch, kind, missing):
-    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setitem(sys.modules, missing, None)
     add = {"emoca": model_store.add_emoca, "emotion": model_store.add_emotion}[kind]
     with pytest.raises(AvatarLiveError) as error:
@@ -29,7 +30,7 @@ def test_add_without_torch_or_onnx_names_the_missing_module(tmp_path, monkeypatc
 def test_models_add_emoca_command_without_torch_is_not_an_internal_error(tmp_path, monkeypatch, capsys):
     from avatar_live.cli import main
 
-    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setitem(sys.modules, "torch", None)
     # Imported by an earlier test, the encoders would not import torch again: drop them too.
     for name in [name for name in sys.modules if name.startswith("avatar_live.encoders")]:

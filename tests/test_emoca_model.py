@@ -21,6 +21,7 @@ from avatar_live.encoders import checkpoint, export
 from avatar_live.encoders.crop import crop_face
 from avatar_live.encoders.emoca_model import EFlame, EmotionMLP
 from avatar_live.errors import AvatarLiveError
+from avatar_live.user_folders import HOME_ENV
 
 FLAGS: list[str] = []
 
@@ -59,7 +60,7 @@ def emoca_state(emoca_folder):
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     return tmp_path / "home"
 
 
@@ -68,7 +69,7 @@ def converted_home(emoca_folder, tmp_path_factory):
     # Converting (export, weights, INT8 calibration) takes ~20 s: done once for the module.
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(model_store.HOME_ENV, str(home))
+        patch.setenv(HOME_ENV, str(home))
         model_store.add_emoca(emoca_folder)
     return home
 
@@ -76,7 +77,7 @@ def converted_home(emoca_folder, tmp_path_factory):
 @pytest.fixture
 def converted_store(converted_home, monkeypatch):
     """A store holding the converted test EMOCA (shared by the module's tests: do not add to it)."""
-    monkeypatch.setenv(model_store.HOME_ENV, str(converted_home))
+    monkeypatch.setenv(HOME_ENV, str(converted_home))
     return converted_home
 
 

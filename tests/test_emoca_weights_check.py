@@ -15,11 +15,12 @@ from avatar_live import model_store
 from avatar_live.encoders import checkpoint
 from avatar_live.encoders.emoca_model import EmotionMLP
 from avatar_live.errors import AvatarLiveError
+from avatar_live.user_folders import HOME_ENV
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     return tmp_path / "home"
 
 

@@ -18,6 +18,7 @@ from avatar_live.face.rig import (
 )
 from avatar_live.solver.linear_fit import BoundedLinearFit
 from avatar_live.solver.retarget import JAW_OPEN, LandmarkRetarget, rig_landmark_basis
+from avatar_live.user_folders import HOME_ENV
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def installed_flame(tmp_path, monkeypatch):
     from avatar_live import model_store
     from avatar_live.app import load_avatar
 
-    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     load_avatar.cache_clear()
     downloads = tmp_path / "downloads"
     downloads.mkdir()
@@ -117,11 +118,10 @@ def test_render_with_the_flame_avatar(tmp_path, installed_flame):
 
 
 def test_flame_avatar_without_an_installed_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    from avatar_live import model_store
     from avatar_live.app import load_avatar
     from avatar_live.cli import main
 
-    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "empty"))
     load_avatar.cache_clear()
     import cv2
 

@@ -9,12 +9,13 @@ from conftest import requires_extra
 
 from avatar_live import model_store
 from avatar_live.errors import AvatarLiveError
+from avatar_live.user_folders import HOME_ENV
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     root = tmp_path / "home"
-    monkeypatch.setenv(model_store.HOME_ENV, str(root))
+    monkeypatch.setenv(HOME_ENV, str(root))
     return root
 
 
@@ -27,9 +28,9 @@ def downloads(tmp_path_factory):
 
 
 def test_root_is_the_user_data_dir_unless_overridden(monkeypatch, tmp_path):
-    monkeypatch.delenv(model_store.HOME_ENV, raising=False)
+    monkeypatch.delenv(HOME_ENV, raising=False)
     assert str(model_store.store_root()) == platformdirs.user_data_dir("avatar-live")
-    monkeypatch.setenv(model_store.HOME_ENV, str(tmp_path))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path))
     assert model_store.store_root() == tmp_path
 
 

@@ -16,6 +16,7 @@ import pytest
 from avatar_live import model_store
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face import safe_pickle
+from avatar_live.user_folders import HOME_ENV
 
 
 def _doubling_list(levels: int) -> list:
@@ -50,11 +51,11 @@ def test_add_flame_refuses_a_tiny_pickle_of_shared_references_at_once(tmp_path, 
     # The command in a fresh process first: walking 2**60 nodes must fail this test, not hang it.
     result = subprocess.run([sys.executable, "-m", "avatar_live", "models", "add-flame", str(path)],
                             check=False, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, model_store.HOME_ENV: str(home)})
+                            env={**os.environ, HOME_ENV: str(home)})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "shared references" in result.stderr
 
-    monkeypatch.setenv(model_store.HOME_ENV, str(home))
+    monkeypatch.setenv(HOME_ENV, str(home))
     start = time.perf_counter()
     with pytest.raises(AvatarLiveError, match=r"not a readable pickle: .* shared references") as error:
         model_store.add_flame(path)

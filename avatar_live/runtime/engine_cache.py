@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import platformdirs
-
 from avatar_live.errors import AvatarLiveError
+from avatar_live.user_folders import cache_folder
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,7 @@ def default_cache_dir() -> Path:
         `$AVATAR_LIVE_CACHE/engines` when that variable is set, else `engines/` in the user
         cache folder (e.g. `~/.cache/avatar-live/engines` on Linux). It may not exist yet.
     """
-    override = os.environ.get("AVATAR_LIVE_CACHE")
-    return (Path(override) if override else platformdirs.user_cache_path("avatar-live")) / "engines"
+    return cache_folder() / "engines"
 
 
 def sanitise(text: str) -> str:
