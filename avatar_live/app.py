@@ -10,12 +10,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from avatar_live.avatars.model import Avatar
 from avatar_live.capture.base import Source
 from avatar_live.encoders.base import Readout
-from avatar_live.encoders.emoca_regressor import EmocaOptions, EmocaRegressor
 from avatar_live.encoders.emotion import LearnedEmotion, RulesEmotion
 from avatar_live.encoders.expression import (
     RESTING_KIND,
@@ -31,21 +29,20 @@ from avatar_live.learned.expression import load_expression_net
 from avatar_live.learned.neutral import RestingOptions
 from avatar_live.outputs.base import Sink
 from avatar_live.outputs.sinks import Outputs, finish_sinks, open_sinks
-from avatar_live.pipeline.background import BackgroundReadout
 from avatar_live.pipeline.channels import Closed
 from avatar_live.pipeline.metrics import StageTimings, Summary
 from avatar_live.pipeline.runner import Pipeline
 from avatar_live.pipeline.stages import (
     SOLVER_KIND,
+    ComposeStage,
     EncodeStage,
     OutputStage,
     RenderStage,
+    StageChain,
     TrackStage,
 )
 from avatar_live.render.backdrop import Backdrop
-from avatar_live.render.gltf_renderer import GltfRenderer
 from avatar_live.render.hud import Hud
-from avatar_live.render.renderer import AvatarRenderer, RenderOptions
 from avatar_live.smoothing import FaceParamsSmoother
 from avatar_live.solver.landmark_solver import LandmarkSolver, SolverOptions
 from avatar_live.solver.retarget import LandmarkRetarget, rig_landmark_basis
@@ -53,6 +50,9 @@ from avatar_live.tracking.base import Tracker
 from avatar_live.tracking.facemesh import FaceMeshOptions, FaceMeshTracker
 from avatar_live.tracking.landmarker import FaceLandmarkerTracker, LandmarkerOptions
 from avatar_live.types import Packet
+
+if TYPE_CHECKING:
+    from avatar_live.avatars.model import Avatar
 
 log = logging.getLogger("avatar_live")
 
@@ -122,12 +122,15 @@ class RunReport:
 
     Attributes:
         outputs: one line per output: what was written where.
+        seconds: wall time from the pipeline's start to its end.
+        cpu_seconds: CPU time of the whole process (every thread) over the same span.
         interrupted: the run was stopped (Ctrl-C, a signal) before its source ended.
         truncated: the source ended before its announced end: why.
     """
 
     frames: int
     seconds: float
+    cpu_seconds: float = 0.0
     timings: StageTimings = field(default_factory=StageTimings)
     dropped: int = 0
     outputs: list[str] = field(default_factory=list)
@@ -190,7 +193,9 @@ def _make_emoca(options: AppOptions, *, live: bool) -> Readout | None:
         return None
     if options.encoder != "emoca":
         raise AvatarLiveError(f"unknown encoder {options.encoder!r}: use mesh or emoca")
+    from avatar_live.encoders.emoca_regressor import EmocaOptions, EmocaRegressor
     from avatar_live.model_store import emoca_files
+    from avatar_live.pipeline.background import BackgroundReadout
 
     encoder, emotion = emoca_files()
     # Live on a CPU, the encoder runs beside the display on one thread, leaving the other
@@ -255,21 +260,31 @@ def _front_stages(source: Source, options: AppOptions, *, live: bool = False) ->
     return TrackStage(_make_tracker(options), stills=source.stills), encode
 
 
-def _render_stage(options: AppOptions, encode: EncodeStage, *, live: bool, window: bool = False,
-                  ctx_factory: Callable | None = None) -> RenderStage:
+def _render_stage(options: AppOptions, *, ctx_factory: Callable | None = None) -> RenderStage:
+    # Imported here: `track` renders nothing and starts faster without moderngl.
+    from avatar_live.render.renderer import AvatarRenderer, RenderOptions
+
     avatar = load_avatar(options.avatar, options.look)  # raises before any thread starts when files are missing
     render_options = RenderOptions(size=options.size, backdrop=options.backdrop)
 
-    def make_renderer() -> AvatarRenderer | GltfRenderer:
+    def make_renderer():
         ctx = ctx_factory() if ctx_factory is not None else None
         if isinstance(avatar, Rig):
             return AvatarRenderer.create_from_options(avatar, render_options, ctx=ctx)
+        from avatar_live.render.gltf_renderer import (
+            GltfRenderer,  # VRM/glTF avatars only
+        )
+
         return GltfRenderer.create_from_options(avatar, render_options, ctx=ctx)
 
+    return RenderStage(make_renderer)
+
+
+def _compose_stage(options: AppOptions, encode: EncodeStage, *, live: bool, window: bool = False) -> ComposeStage:
     hud = Hud(options.size) if options.hud and (window or options.hud_out) else None
-    return RenderStage(make_renderer, hud, hud_out=options.hud_out, window=window,
-                       backdrop_color=options.backdrop.color_u8, describe_encoder=encode.describe_encoder,
-                       is_calibrating=lambda: encode.calibrating, self_view=options.self_view, show_latency=live)
+    return ComposeStage(hud, hud_out=options.hud_out, window=window, backdrop_color=options.backdrop.color_u8,
+                        describe_encoder=encode.describe_encoder, is_calibrating=lambda: encode.calibrating,
+                        self_view=options.self_view, show_latency=live)
 
 
 def _progress(total: int | None, desc: str):
@@ -278,7 +293,8 @@ def _progress(total: int | None, desc: str):
     return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, disable=None, file=sys.stderr)
 
 
-def _run_offline(source: Source, stages: list, sinks: list[Sink], *, desc: str, max_frames: int | None = None) -> RunReport:
+def _run_offline(source: Source, stages: list, sinks: list[Sink], *, desc: str, max_frames: int | None = None,
+                 compose: ComposeStage | None = None) -> RunReport:
     report = RunReport(frames=0, seconds=0.0)
     total = source.frame_count if max_frames is None else min(max_frames, source.frame_count or max_frames)
     with _progress(total, desc) as bar:
@@ -287,10 +303,15 @@ def _run_offline(source: Source, stages: list, sinks: list[Sink], *, desc: str, 
             _count(report, packet)
             bar.update(1)
 
-        pipeline = Pipeline(source, [*stages, OutputStage(sinks, on_packet=finished)], live=False,
-                            max_frames=max_frames)
+        pipeline = Pipeline(source, [*stages, _composed_output(compose, OutputStage(sinks, on_packet=finished))],
+                            live=False, max_frames=max_frames)
         return _run_pipeline(pipeline, report, sinks, source, main_loop=None,
                              interrupted="interrupted: finishing the frames in flight and closing the outputs")
+
+
+def _composed_output(compose: ComposeStage | None, output: OutputStage) -> StageChain | OutputStage:
+    """The output stage, with the HUD composed first on the same thread (beside the renderer's)."""
+    return output if compose is None else StageChain(compose, output)
 
 
 def _open_offline(source: Source, options: AppOptions, outputs: Outputs, *, render: bool,
@@ -319,8 +340,9 @@ def render_file(source: Source, outputs: Outputs, options: AppOptions, *, max_fr
         source.close()
         raise AvatarLiveError("render needs -o OUT (a video file or a folder for PNG images)")
     track, encode, sinks = _open_offline(source, options, outputs, render=True, max_frames=max_frames)
-    render = _render_stage(options, encode, live=False)
-    return _run_offline(source, [track, encode, render], sinks, desc="render", max_frames=max_frames)
+    stages = [track, encode, _render_stage(options)]
+    return _run_offline(source, stages, sinks, desc="render", max_frames=max_frames,
+                        compose=_compose_stage(options, encode, live=False))
 
 
 def track_file(source: Source, outputs: Outputs, options: AppOptions, *, max_frames: int | None = None) -> RunReport:
@@ -416,13 +438,15 @@ def _run_live(source: Source, options: AppOptions, outputs: Outputs, window, tra
     output_stage = OutputStage(sinks, on_packet=lambda p: _count(report, p))
     pace = not source.live and not source.stills
     if window is None:
-        stages = [track, encode, _render_stage(options, encode, live=True), output_stage]
+        stages = [track, encode, _render_stage(options),
+                  _composed_output(_compose_stage(options, encode, live=True), output_stage)]
         pipeline = Pipeline(source, stages, live=True, pace=pace, duration=duration)
         return _run_pipeline(pipeline, report, sinks, source, main_loop=None)
 
     # glfw needs the main thread, and the window's GL context is current there: render,
     # show and output on the main thread; capture, tracking and encoding run on theirs.
-    render = _render_stage(options, encode, live=True, window=True, ctx_factory=lambda: window.ctx)
+    render = _render_stage(options, ctx_factory=lambda: window.ctx)
+    compose = _compose_stage(options, encode, live=True, window=True)
     pipeline = Pipeline(source, [track, encode], live=True, pace=pace, duration=duration)
 
     def main_loop() -> None:
@@ -448,7 +472,7 @@ def _run_live(source: Source, options: AppOptions, outputs: Outputs, window, tra
                     continue
                 if packet is None:
                     continue
-                render(packet)
+                compose(render(packet))
                 window.show(packet.shown)
                 output_stage(packet)
         finally:
@@ -469,7 +493,7 @@ def _run_pipeline(pipeline: Pipeline, report: RunReport, sinks: list[Sink], sour
     """Run to the end (or Ctrl-C, which stops the source and lets the frames in flight
     finish), with `main_loop` on this thread when the window needs it; then move the
     finished files into place, or keep what a failed run wrote under its partial names."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     pipeline.start()
     try:
         if main_loop is not None:
@@ -489,6 +513,7 @@ def _run_pipeline(pipeline: Pipeline, report: RunReport, sinks: list[Sink], sour
             report.outputs = finish_sinks(sinks, ok=False)
         raise
     report.seconds = time.perf_counter() - started
+    report.cpu_seconds = time.process_time() - cpu_started
     report.dropped = pipeline.dropped
     report.truncated = source.truncated
     report.outputs = finish_sinks(sinks, ok=True)

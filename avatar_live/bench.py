@@ -54,4 +54,7 @@ def format_report(report: RunReport) -> str:
     for stage, summary in report.summaries().items():
         lines.append(f"{stage:<22}{summary.median_ms:>10.2f}{summary.p95_ms:>10.2f}{summary.count:>8}")
     lines.append(f"end to end: {report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps")
+    if report.frames:
+        lines.append(f"CPU: {report.cpu_seconds:.2f} s = {report.cpu_seconds / report.frames * 1000.0:.1f} ms a frame "
+                     f"(all threads; {report.cpu_seconds / report.seconds:.2f} cores busy)")
     return "\n".join(lines)

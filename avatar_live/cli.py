@@ -117,6 +117,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from avatar_live import app
     from avatar_live.capture.sources import open_source
 
+    _import_native_libraries(args)
     _arm_interrupts()
 
     if args.command == "avatar-sheet":
@@ -170,6 +171,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         report = app.run_live(source, options, outputs, headless=args.headless, duration=args.duration)
         _print_report(report, what="live")
     return _exit_status(report)
+
+
+def _import_native_libraries(args: argparse.Namespace) -> None:
+    """Import, while signals are still held, the native libraries that the app otherwise
+    imports on first use (mediapipe, moderngl, PyAV): a signal raised inside their imports
+    would surface as their own ImportError (see `_interrupt`)."""
+    if args.command not in ("run", "render", "track", "bench"):
+        return
+    from avatar_live.tracking.mediapipe_import import import_mediapipe
+
+    mediapipe = import_mediapipe()
+    if getattr(args, "tracker", "mesh") == "landmarker":
+        mediapipe.tasks.vision  # noqa: B018 - deferred by import_mediapipe; loaded now
+    if args.command != "track":
+        import av  # noqa: F401
+
+        import avatar_live.render.renderer  # noqa: F401 - moderngl
 
 
 _received_signal: int | None = None

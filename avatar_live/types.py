@@ -60,12 +60,17 @@ class Frame:
         image: H x W x 3 RGB uint8.
         stamps: stage name -> time.perf_counter() when that stage finished with this
             frame; "capture" is set by the source, later stages add their own.
+        tracking_image: `image` shrunk for the tracker when it is larger than the tracker
+            needs (`tracking.base.tracking_image`), made by the source so that the work
+            runs on the capture thread, beside the other stages; None when `image` is
+            small enough, or the source left it to the tracking stage.
     """
 
     index: int
     time: float
     image: np.ndarray
     stamps: dict[str, float] = field(default_factory=dict)
+    tracking_image: np.ndarray | None = None
 
 
 @dataclass

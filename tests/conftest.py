@@ -31,6 +31,7 @@ def pytest_configure(config) -> None:
     home = Path(tempfile.mkdtemp(prefix="avatar-live-test-home-"))
     os.environ["AVATAR_LIVE_CONFIG"] = str(home / "config.toml")
     os.environ["AVATAR_LIVE_HOME"] = str(home)
+    os.environ["AVATAR_LIVE_CACHE"] = str(home / "cache")  # the built-in head's cache, engines
 
 
 def shared_file(relative: str) -> Path:

@@ -16,6 +16,7 @@ from avatar_live.face.builtin import (
     Look,
     build_builtin_head,
 )
+from avatar_live.face.builtin.build import build_uncached
 from avatar_live.face.rig import JOINT_NAMES, MATERIALS, Rig, embed_landmarks, pose_rig
 from avatar_live.tracking import topology
 from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES
@@ -64,8 +65,8 @@ def _triangle_samples(corners: np.ndarray, steps: int = 6) -> np.ndarray:
 
 @pytest.mark.parametrize("look", sorted(LOOKS))
 def test_build_is_deterministic(look):
-    first = build_builtin_head.__wrapped__(LOOKS[look])
-    second = build_builtin_head.__wrapped__(LOOKS[look])
+    first = build_uncached(LOOKS[look])
+    second = build_uncached(LOOKS[look])
     for field in ("vertices", "faces", "materials", "colors", "blendshapes", "joints", "skin_weights"):
         np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
     np.testing.assert_array_equal(first.embedding.face_idx, second.embedding.face_idx)

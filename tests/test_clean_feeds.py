@@ -9,7 +9,7 @@ import pytest
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.builtin import build_builtin_head
-from avatar_live.pipeline.stages import RenderStage
+from avatar_live.pipeline.stages import ComposeStage, RenderStage, StageChain
 from avatar_live.render.backdrop import Backdrop, flatten, parse_backdrop
 from avatar_live.render.hud import Hud
 from avatar_live.render.renderer import AvatarRenderer, RenderOptions
@@ -24,9 +24,10 @@ def _head():
     return build_builtin_head()
 
 
-def _stage(backdrop: Backdrop = Backdrop(), **kwargs) -> RenderStage:
+def _stage(backdrop: Backdrop = Backdrop(), **kwargs) -> StageChain:
+    """Render then compose, as the app chains them (on two threads)."""
     make = functools.partial(AvatarRenderer.create_from_options, _head(), RenderOptions(size=SIZE, backdrop=backdrop))
-    return RenderStage(make, Hud(SIZE), backdrop_color=backdrop.color_u8, **kwargs)
+    return StageChain(RenderStage(make), ComposeStage(Hud(SIZE), backdrop_color=backdrop.color_u8, **kwargs))
 
 
 def _packet() -> Packet:

@@ -134,6 +134,18 @@ def test_raised_brows_sit_higher_above_the_eyes(demo, mesh, neutral):
     assert raised["brows"] > 1.12 * neutral["brows"]
 
 
+def test_skipping_the_warp_where_no_expression_reaches_changes_nothing_visible(demo, monkeypatch):
+    # A frame inverts the expressions' warp only around the face; beyond it, the photo
+    # is shown under the head's motion alone. Inverting everywhere must look the same.
+    from avatar_live.capture import demo_warp
+
+    monkeypatch.setattr(demo_warp, "SUPPORT_EPS", -1.0)  # every channel moves every node
+    everywhere = DemoSource.create_from_options(DemoOptions())
+    for t in (0.3, 1.75, 4.62, 8.1):
+        difference = np.abs(demo.frame_at(t).astype(int) - everywhere.frame_at(t))
+        assert difference.max() <= 2, t
+
+
 def test_read_counts_frames_and_skips_ahead_instead_of_lagging():
     source = DemoSource.create_from_options(DemoOptions(size=(160, 120), fps=30.0))
     before = time.perf_counter()

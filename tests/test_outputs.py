@@ -63,6 +63,25 @@ def test_video_file_is_h264_stamped_with_the_source_times(tmp_path):
     assert not list(tmp_path.glob("sub/*partial*"))
 
 
+@pytest.mark.parametrize("name", ["colours.mp4", "colours.webm"])
+def test_video_file_keeps_colours(tmp_path, name):
+    """Saturated and skin colours come back as written (the RGB -> YUV conversion's matrix and range)."""
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [224, 172, 140], [40, 40, 48], [250, 250, 250]],
+                       np.uint8)
+    image = np.repeat(np.repeat(colours[None], 48, axis=0), 16, axis=1)  # 48 x 96: six 16-pixel bands
+    path = tmp_path / name
+    sink = open_video_output(path, fps=30.0, size=(96, 48), clock="source")
+    for i in range(3):
+        packet = _packet(i, size=(96, 48))
+        packet.rendered = image
+        sink.write(packet)
+    sink.close()
+    sink.commit()
+    decoded = _decode(path)[3][-1][:, :, :3].astype(int)
+    centres = decoded[24, 8::16]  # a pixel well inside each band (chroma is shared by 2 x 2 pixels)
+    assert np.abs(centres - colours.astype(int)).max() <= 8
+
+
 def test_live_video_follows_capture_time_not_the_nominal_rate(tmp_path):
     path = tmp_path / "live.mkv"
     sink = open_video_output(path, fps=1000.0, size=(64, 48), clock="capture")

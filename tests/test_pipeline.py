@@ -101,6 +101,18 @@ def test_pacing_plays_a_file_in_real_time():
     assert time.perf_counter() - started >= 0.18  # 20 frames at 100 fps
 
 
+def test_a_paced_file_counts_latency_from_when_each_frame_is_due():
+    # Frames are read ahead and wait for their time: that wait is no latency, so the
+    # capture stamp is when the frame is due (or later, when it was read late).
+    stamps = []
+    started = time.perf_counter()
+    Pipeline(CountingSource(20), [Slow("a", 0)], live=True, pace=True).start().drain(
+        lambda p: stamps.append((p.frame.time, p.frame.stamps["capture"])))
+    assert stamps
+    for frame_time, capture in stamps:
+        assert capture >= started + frame_time
+
+
 def test_blas_runs_on_one_thread_while_the_pipeline_runs_and_is_restored_after():
     from threadpoolctl import threadpool_info, threadpool_limits
 

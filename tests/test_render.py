@@ -176,6 +176,17 @@ def test_render_is_deterministic_and_keeps_no_state(renderer):
     assert renderer.render(_params()).any()
 
 
+def test_draw_and_readback_give_the_same_frame_through_the_system_gl_library_or_moderngl(renderer, monkeypatch):
+    import avatar_live.render.gil_free as gil_free
+
+    # On Linux the GIL-free calls come from GLVND's libOpenGL or libGL, which CI installs.
+    assert sys.platform != "linux" or gil_free._system_gl() is not None
+    params = _posed(rotation=(0.2, 0.4, 0.0), gaze=(0.1, 0.0))
+    waited = renderer.render(params)
+    monkeypatch.setattr(gil_free, "_system_gl", lambda: None)  # moderngl's own calls instead
+    assert np.array_equal(renderer.render(params), waited)
+
+
 def test_jaw_open_changes_only_the_lower_face(renderer):
     neutral = renderer.render(_params())
     changed = _changed(neutral, renderer.render(_params(jawOpen=1.0)))

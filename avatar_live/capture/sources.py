@@ -12,6 +12,7 @@ import numpy as np
 from avatar_live.capture.base import Source
 from avatar_live.capture.cameras import camera_key, resolve_camera
 from avatar_live.errors import AvatarLiveError
+from avatar_live.tracking.base import tracking_image
 from avatar_live.types import Frame
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class CameraSource(Source):
             return None
         if self._start is None:
             self._start = now
-        frame = Frame(self._index, now - self._start, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), {"capture": now})
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        frame = Frame(self._index, now - self._start, rgb, {"capture": now}, tracking_image(rgb))
         self._index += 1
         return frame
 
@@ -93,8 +95,8 @@ class VideoFileSource(Source):
             if not ok:
                 self._check_complete()
                 return None
-        frame = Frame(self._index, self._frame_time(), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
-                      {"capture": time.perf_counter()})
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        frame = Frame(self._index, self._frame_time(), rgb, {"capture": time.perf_counter()}, tracking_image(rgb))
         self._index += 1
         return frame
 
@@ -231,6 +233,8 @@ class MirroredSource(Source):
         frame = self._source.read()
         if frame is not None:
             frame.image = cv2.flip(frame.image, 1)
+            if frame.tracking_image is not None:
+                frame.tracking_image = cv2.flip(frame.tracking_image, 1)
         return frame
 
     def close(self) -> None:

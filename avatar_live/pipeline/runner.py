@@ -163,15 +163,19 @@ class Pipeline:
                 return
             read_started = time.perf_counter()
             frame = self._source.read()
+            read_seconds = time.perf_counter() - read_started
             if frame is None:
                 return
             if self._duration is not None and frame.time >= self._duration:
                 return
             if self._pace:
-                delay = frame.time - (time.perf_counter() - started)
+                due = started + frame.time
+                delay = due - time.perf_counter()
                 if delay > 0 and self._stop.wait(delay):
                     return
-            out.put(Packet(frame, durations={"capture": time.perf_counter() - read_started}))
+                # A frame read ahead of time is captured, for its latency, when it is due.
+                frame.stamps["capture"] = max(frame.stamps.get("capture", due), due)
+            out.put(Packet(frame, durations={"capture": read_seconds}))
             self.frames_captured += 1
 
     def _work(self, stage: Stage, inp, out) -> None:

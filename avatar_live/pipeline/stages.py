@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -17,11 +17,13 @@ from avatar_live.outputs.base import Sink
 from avatar_live.pipeline.metrics import RateMeter
 from avatar_live.render.backdrop import Backdrop, flatten
 from avatar_live.render.hud import Hud, HudStats
-from avatar_live.render.renderer import AvatarRenderer
 from avatar_live.smoothing import FaceParamsSmoother
 from avatar_live.solver.landmark_solver import LandmarkSolver
-from avatar_live.tracking.base import Tracker
-from avatar_live.types import FaceParams, Packet
+from avatar_live.tracking.base import Tracker, track_in_image, tracking_image
+from avatar_live.types import FaceParams, Frame, Packet, Track
+
+if TYPE_CHECKING:  # the renderer (moderngl) comes from the caller's factory, in the render thread
+    from avatar_live.render.renderer import AvatarRenderer
 
 SOLVER_KIND = "solver"
 """The landmark solver's saved neutral (`EncodeStage.neutral_states`)."""
@@ -34,7 +36,12 @@ def _finish(packet: Packet, stage: str, started: float) -> None:
 
 
 class TrackStage:
-    """Landmarks for each frame; stills are detected independently, video frames followed."""
+    """Landmarks for each frame; stills are detected independently, video frames followed.
+
+    A video frame larger than the tracker needs is tracked on its `tracking_image` (made by
+    the source, or here when the source left it), and the landmarks put back in the
+    frame's own pixels: the later stages see the frame as it was captured.
+    """
 
     name = "track"
 
@@ -44,13 +51,18 @@ class TrackStage:
 
     def __call__(self, packet: Packet) -> Packet:
         started = time.perf_counter()
-        image = packet.frame.image
         if self._stills:
-            packet.track = self._tracker.detect(image)
+            packet.track = self._tracker.detect(packet.frame.image)
         else:
-            packet.track = self._tracker.detect_for_video(image, packet.frame.time)
+            packet.track = self._follow(packet.frame)
         _finish(packet, self.name, started)
         return packet
+
+    def _follow(self, frame: Frame) -> Track | None:
+        small = frame.tracking_image if frame.tracking_image is not None else tracking_image(frame.image)
+        if small is None:
+            return self._tracker.detect_for_video(frame.image, frame.time)
+        return track_in_image(self._tracker.detect_for_video(small, frame.time), small.shape, frame.image.shape)
 
     def close(self) -> None:
         self._tracker.close()
@@ -146,22 +158,49 @@ class EncodeStage:
 
 
 class RenderStage:
-    """Face parameters -> the avatar image for the outputs, and the window's picture.
+    """Face parameters -> the avatar image (`packet.rendered`), nothing else.
 
-    The outputs (`packet.rendered`) get the avatar alone, or with the HUD when `hud_out`;
-    the window (`packet.shown`, when `window`) gets the HUD and the self-view inset. The
-    camera image never reaches `rendered`: a person who hides behind an avatar must not
-    be shown by it.
-
-    The renderer is made by `make_renderer` on first use, in the thread that renders,
-    because an OpenGL context belongs to the thread that made it current.
+    The HUD and the window's picture are `ComposeStage`'s, on another thread: the renderer
+    is the pipeline's busiest stage, and drawing text and copying frames beside it keeps
+    both cores at work. The renderer is made by `make_renderer` on first use, in the
+    thread that renders, because an OpenGL context belongs to the thread that made it
+    current.
     """
 
     name = "render"
 
+    def __init__(self, make_renderer: Callable[[], AvatarRenderer]) -> None:
+        self._make_renderer = make_renderer
+        self._renderer: AvatarRenderer | None = None
+
+    def __call__(self, packet: Packet) -> Packet:
+        started = time.perf_counter()
+        if self._renderer is None:
+            self._renderer = self._make_renderer()
+        params = packet.params if packet.params is not None else FaceParams.neutral()
+        packet.rendered = self._renderer.render(params)
+        _finish(packet, self.name, started)
+        return packet
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
+
+
+class ComposeStage:
+    """The rendered avatar -> what the outputs and the window show.
+
+    The outputs (`packet.rendered`) keep the avatar alone, or get the HUD too when
+    `hud_out`; the window (`packet.shown`, when `window`) gets the HUD and the self-view
+    inset. The camera image never reaches `rendered`: a person who hides behind an avatar
+    must not be shown by it.
+    """
+
+    name = "compose"
+
     def __init__(
         self,
-        make_renderer: Callable[[], AvatarRenderer],
         hud: Hud | None,
         *,
         hud_out: bool = False,
@@ -172,8 +211,6 @@ class RenderStage:
         self_view: bool = False,
         show_latency: bool = True,
     ) -> None:
-        self._make_renderer = make_renderer
-        self._renderer: AvatarRenderer | None = None
         self._hud = hud
         self._hud_out = hud_out
         self._window = window
@@ -187,12 +224,9 @@ class RenderStage:
 
     def __call__(self, packet: Packet) -> Packet:
         started = time.perf_counter()
-        if self._renderer is None:
-            self._renderer = self._make_renderer()
-        params = packet.params if packet.params is not None else FaceParams.neutral()
-        image = self._renderer.render(params)
         self._rate.tick(started)
-        packet.rendered = image
+        image = packet.rendered
+        params = packet.params if packet.params is not None else FaceParams.neutral()
         with_hud = None
         if self._hud is not None and (self._hud_out or self._window):
             flat = flatten(image, self._backdrop_color)
@@ -218,11 +252,6 @@ class RenderStage:
             encoder=self._describe_encoder(),
         )
 
-    def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.release()
-            self._renderer = None
-
 
 def _opaque_where_drawn(rgba: np.ndarray, before: np.ndarray, drawn: np.ndarray) -> np.ndarray:
     """An RGBA frame with the HUD's pixels (where `drawn` differs from `before`) made opaque."""
@@ -231,6 +260,25 @@ def _opaque_where_drawn(rgba: np.ndarray, before: np.ndarray, drawn: np.ndarray)
     out[changed, :3] = drawn[changed]
     out[changed, 3] = 255
     return out
+
+
+class StageChain:
+    """Stages run one after the other on one thread (e.g. compose, then output)."""
+
+    def __init__(self, *stages: Callable[[Packet], Packet]) -> None:
+        self._stages = stages
+        self.name = "+".join(stage.name for stage in stages)
+
+    def __call__(self, packet: Packet) -> Packet:
+        for stage in self._stages:
+            packet = stage(packet)
+        return packet
+
+    def close(self) -> None:
+        for stage in self._stages:
+            close = getattr(stage, "close", None)
+            if close is not None:
+                close()
 
 
 class OutputStage:

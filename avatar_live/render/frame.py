@@ -17,6 +17,7 @@ import numpy as np
 from avatar_live.errors import AvatarLiveError
 from avatar_live.render.backdrop import Backdrop, cover
 from avatar_live.render.context import create_offscreen_context
+from avatar_live.render.gil_free import wait_for_drawing
 
 T = TypeVar("T")
 
@@ -128,6 +129,7 @@ class FrameTarget:
         transparent backdrop; top row first, a new array each call."""
         if self._resolved is not self._target:
             self._ctx.copy_framebuffer(self._resolved, self._target)
+        wait_for_drawing(self._ctx)
         self._resolved.read_into(self._readback, components=4)
         if self._rgb is None:
             if self._unpremultiply:

@@ -28,6 +28,7 @@ from avatar_live.avatars.pose import (
     root_matrix,
 )
 from avatar_live.render.frame import FrameTarget, in_context, load_program
+from avatar_live.render.gil_free import draw_triangles
 from avatar_live.render.renderer import RenderOptions
 from avatar_live.types import FaceParams
 
@@ -231,7 +232,7 @@ class GltfRenderer:
         else:
             ctx.enable(moderngl.CULL_FACE)
             ctx.cull_face = "back"
-        item.vao.render(moderngl.TRIANGLES)
+        draw_triangles(item.vao, program, item.primitive.indices.size)
         ctx.cull_face = "back"
 
 

@@ -224,16 +224,28 @@ class Hud:
         cv2.line(image, (cx, cy - r), (cx, cy + r), AXIS, thin, cv2.LINE_AA)
         for text, origin in self._axis_labels:
             self._label(image, text, origin, MUTED)
-        points = [(t, self.circumplex_point(v, a)) for t, v, a in self._trail]
-        for (_, start), (t, end) in zip(points, points[1:]):
-            # Older segments fade towards the panel colour and get thinner.
-            fresh = max(0.0, 1.0 - (self._now - t) / self._trail_seconds)
-            colour = tuple(round(p + (c - p) * fresh) for p, c in zip(PANEL, ACCENT))
-            cv2.line(image, start, end, colour, max(1, round(2 * self._scale * fresh)), cv2.LINE_AA)
+        if len(self._trail) > 1:
+            self._draw_trail(image)
         if emotion is not None:
             point = self.circumplex_point(emotion.valence, emotion.arousal)
             cv2.circle(image, point, max(2, round(4 * self._scale)), ACCENT, -1, cv2.LINE_AA)
             cv2.circle(image, point, max(2, round(4 * self._scale)), TEXT, thin, cv2.LINE_AA)
+
+    def _draw_trail(self, image: np.ndarray) -> None:
+        """The recent valence-arousal path; older segments fade towards the panel colour and
+        get thinner. The same pixels as `circumplex_point` per point, computed for all at
+        once (a trail holds a second and a half of frames)."""
+        times, valence, arousal = np.array(self._trail, dtype=np.float64).T
+        length = np.maximum(1.0, np.hypot(valence, arousal))
+        cx, cy = self._centre
+        xs = np.round(cx + valence / length * self._radius).astype(int).tolist()
+        ys = np.round(cy - arousal / length * self._radius).astype(int).tolist()
+        fresh = np.maximum(0.0, 1.0 - (self._now - times[1:]) / self._trail_seconds)
+        panel, accent = np.array(PANEL, np.float64), np.array(ACCENT, np.float64)
+        colours = np.round(panel + (accent - panel) * fresh[:, None]).astype(int).tolist()
+        widths = np.maximum(1, np.round(2 * self._scale * fresh)).astype(int).tolist()
+        for i, (colour, width) in enumerate(zip(colours, widths)):
+            cv2.line(image, (xs[i], ys[i]), (xs[i + 1], ys[i + 1]), colour, width, cv2.LINE_AA)
 
     def _draw_bars(self, image: np.ndarray, emotion: Emotion) -> None:
         probs = np.asarray(emotion.probs, dtype=np.float64)

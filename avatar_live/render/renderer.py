@@ -19,17 +19,17 @@ import numpy as np
 
 from avatar_live.errors import AvatarLiveError
 from avatar_live.face.drive import RigDriver
+from avatar_live.face.posing import RigPoser
 from avatar_live.face.rig import (
     JOINT_NAMES,
     MATERIALS,
     Rig,
     axis_angle_to_matrix,
     matrix_to_axis_angle,
-    pose_rig,
-    vertex_normals,
 )
 from avatar_live.render.backdrop import Backdrop
 from avatar_live.render.frame import FrameTarget, in_context, load_program
+from avatar_live.render.gil_free import draw_triangles
 from avatar_live.types import FaceParams
 
 MAX_GAZE = np.radians(30.0)
@@ -122,6 +122,7 @@ class AvatarRenderer:
         self._ctx = ctx
         self._owns_context = owns_context
         self._driver = RigDriver(rig)
+        self._poser = RigPoser(rig)
         self._eye_joints = (JOINT_NAMES.index("left_eye"), JOINT_NAMES.index("right_eye"))
         self._neck = JOINT_NAMES.index("neck")
         self._camera = _frame_camera(rig, width / height, *(CLOSE_UP if options.close_up else (FRAME_HEIGHT, EYE_LINE)))
@@ -204,9 +205,9 @@ class AvatarRenderer:
         joints = self._eye_rotations(params.gaze)
         joints[self._neck] = params.rotation
         self._driver.set_jaw(joints, params)
-        vertices = pose_rig(self._rig, self._driver.weights(params), joints)
+        vertices = self._poser.pose(self._driver.weights(params), joints)
         self._positions.write(vertices)
-        self._normals.write(vertex_normals(vertices, self._rig.faces))
+        self._normals.write(self._poser.normals(vertices))
         self._head["u_model"].write(self._model_matrix(params).T.astype("f4").tobytes())
 
         ctx = self._ctx
@@ -216,7 +217,7 @@ class AvatarRenderer:
         ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         ctx.disable(moderngl.BLEND)
         ctx.front_face = "ccw"
-        self._head_vao.render(moderngl.TRIANGLES)
+        draw_triangles(self._head_vao, self._head, self._rig.faces.size)
         return self._frame.finish()
 
     def release(self) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from avatar_live.errors import AvatarLiveError
 from avatar_live.tracking.base import FullRangeFaceDetector, check_image, detect_still
 from avatar_live.tracking.facemesh import track_from_normalized
+from avatar_live.tracking.mediapipe_import import import_mediapipe
 from avatar_live.types import ARKIT_INDEX, ARKIT_NAMES, Track
 
 
@@ -50,7 +51,8 @@ class FaceLandmarkerTracker:
     """478 landmarks plus learned ARKit blendshapes for the most prominent face."""
 
     def __init__(self, options: LandmarkerOptions) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
+        mp = import_mediapipe()
+        BaseOptions, vision = mp.tasks.BaseOptions, mp.tasks.vision
 
         path = Path(options.task_path).expanduser()
         if not path.is_file():
@@ -101,8 +103,7 @@ class FaceLandmarkerTracker:
 
     @staticmethod
     def _mp_image(image: np.ndarray):
-        import mediapipe as mp
-
+        mp = import_mediapipe()
         check_image(image)
         return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
 

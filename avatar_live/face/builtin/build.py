@@ -8,6 +8,7 @@ import numpy as np
 
 from avatar_live.face.builtin.assembly import Head, assemble
 from avatar_live.face.builtin.blendshapes import Shaper
+from avatar_live.face.builtin.cache import cached_head
 from avatar_live.face.builtin.design import (
     BODY,
     CM_TO_RIG,
@@ -56,8 +57,9 @@ def build_builtin_head(look: Look = DEFAULT_LOOK) -> Rig:
 
     A head-and-shoulders character: hair, ears, eyes with catch lights, a mouth with lips,
     teeth and tongue, a short neck into shoulders in a simple top. Deterministic for each
-    look. Built once per process and look (about a second) and cached, so the arrays are
-    shared: treat them as read-only.
+    look. Built once per look (about a second) and kept on disk for later runs
+    (`cache`), and once per process and look read or built and kept in memory, so the
+    arrays are shared: treat them as read-only.
 
     Args:
         look: skin tone, hair colour and style, top and eye colour (`LOOKS` has presets).
@@ -69,6 +71,11 @@ def build_builtin_head(look: Look = DEFAULT_LOOK) -> Rig:
         ARKIT_NAMES order, the five FLAME joints (eye joints at the eyeball centres) and a
         MediaPipe landmark embedding covering every index in `avatar_live.tracking.topology`.
     """
+    return cached_head(look, build_uncached)
+
+
+def build_uncached(look: Look = DEFAULT_LOOK) -> Rig:
+    """`build_builtin_head` built afresh: no cache read or written."""
     head = assemble(look)
     shaper = Shaper(head)
     joints = np.stack([GLOBAL_JOINT, NECK_JOINT, JAW_JOINT, eye_frame(1.0).centre, eye_frame(-1.0).centre])
