@@ -40,11 +40,11 @@ class RigPoser:
     def __init__(self, rig: Rig) -> None:
         n_vertices = rig.vertices.shape[0]
         n_shapes = rig.blendshapes.shape[0]
-        self._rig = rig
         self._neutral = np.ascontiguousarray(rig.vertices, np.float32)
         # 3N x S: offsets = basis @ weights, for any number of active shapes.
         self._basis = scipy.sparse.csr_matrix(rig.blendshapes.reshape(n_shapes, -1).T.astype(np.float32))
         self._skin_weights = np.ascontiguousarray(rig.skin_weights, np.float32)
+        self._joints = rig.joints.astype(np.float64)
         self._corners = np.ascontiguousarray(rig.faces.T, np.intp)  # 3 x F: each triangle's corners
         n_faces = rig.faces.shape[0]
         self._incidence = scipy.sparse.csr_matrix(
@@ -65,7 +65,7 @@ class RigPoser:
         Raises:
             ValueError: `weights` or `joint_rotations` has the wrong shape.
         """
-        n_shapes, n_joints = self._basis.shape[1], self._rig.joints.shape[0]
+        n_shapes, n_joints = self._basis.shape[1], self._joints.shape[0]
         if weights.shape != (n_shapes,):
             raise ValueError(f"{n_shapes} blendshapes but weights of shape {weights.shape}")
         shaped = self._neutral + (self._basis @ weights.astype(np.float32)).reshape(self._neutral.shape)
@@ -73,8 +73,7 @@ class RigPoser:
             return shaped
         if joint_rotations.shape != (n_joints, 3):
             raise ValueError(f"rotations must be {n_joints} x 3, got {joint_rotations.shape}")
-        world_r, world_t = world_transforms(axis_angle_to_matrix(joint_rotations),
-                                            self._rig.joints.astype(np.float64), JOINT_PARENTS)
+        world_r, world_t = world_transforms(axis_angle_to_matrix(joint_rotations), self._joints, JOINT_PARENTS)
         # Skin weights sum to 1, so sum_j w_j (R_j v + t_j) = v + (sum_j w_j (R_j - I)) v + sum_j w_j t_j.
         per_joint = np.concatenate([(world_r - np.eye(3)).reshape(n_joints, 9), world_t], axis=1)
         blended = self._skin_weights @ per_joint.astype(np.float32)  # N x 12

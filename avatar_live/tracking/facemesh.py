@@ -130,7 +130,7 @@ def landmarks_from_message(landmark_list) -> np.ndarray:
     if count and data.size == count * _ENTRY_BYTES:
         rows = data.reshape(count, _ENTRY_BYTES)
         if (rows[:, _TAG_COLUMNS] == _TAGS).all():
-            return np.ascontiguousarray(rows[:, _FLOAT_COLUMNS]).view("<f4").astype(np.float32)
+            return np.ascontiguousarray(rows[:, _FLOAT_COLUMNS]).view("<f4").astype(np.float32, copy=False)
     return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
 
 
